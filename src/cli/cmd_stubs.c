@@ -21,20 +21,12 @@ STUB(cmd_stats, "stats")
 STUB(cmd_demo, "demo")
 STUB(cmd_template, "template")
 STUB(cmd_host, "host")
-STUB(cmd_config, "config")
 STUB(cmd_worker, "worker")
 STUB(cmd_rules, "rules")
 STUB(cmd_explain, "explain")
 STUB(cmd_executors, "executors")
 STUB(cmd_cleanup, "cleanup")
 STUB(cmd_serve, "serve")
-
-int cli_config(struct cli *c, struct berth_config **out)
-{
-    (void)c;
-    *out = NULL;
-    return cli_fail("config loading is not implemented yet");
-}
 
 int cli_store(struct cli *c, struct berth_store **out)
 {
