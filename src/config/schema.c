@@ -911,8 +911,8 @@ static void check_rule(struct cfg_ctx *x, const struct ynode *seq, size_t idx)
     }
     cn = berth__config_map_get(v, "condition");
     if (r->condition && cn) {
-        r->line = cn->line;
-        r->col = cn->col;
+        /* Where the rule text starts (inside the quotes, if any). */
+        berth__config_scalar_pos(x, cn, 0, &r->line, &r->col);
         snprintf(sub, sizeof(sub), "%s.condition", path);
         compile_rule(x, r, cn, sub);
     }

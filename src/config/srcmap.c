@@ -173,9 +173,19 @@ void berth__config_scalar_pos(const struct cfg_ctx *x, const struct ynode *n,
                 c++;
         }
     }
-    /* Sitting on folded whitespace: the value byte is the next raw one. */
-    while (r < x->src_len && i < n->len && is_ws(s[r]) && s[r] != v[i]) {
-        char ch = s[r++];
+    /* Sitting on indentation or an escaped line break: the value byte is
+     * the next raw one. (A folded space or newline stays at the break.) */
+    while (r < x->src_len && i < n->len && v[i] != ' ' && v[i] != '\n') {
+        char ch = s[r];
+        if (n->style == YS_DOUBLE && ch == '\\' && r + 1 < x->src_len &&
+            (s[r + 1] == '\n' || s[r + 1] == '\r')) {
+            r++;
+            c++;
+            continue;
+        }
+        if (!is_ws(ch) || ch == v[i])
+            break;
+        r++;
         if (ch == '\n') {
             l++;
             c = 1;

@@ -86,10 +86,24 @@ static void report_syntax(struct cfg_ctx *x, const yaml_parser_t *p)
     const char *hint = "";
 
     if (p->error == YAML_READER_ERROR) {
-        offset_pos(x, p->problem_offset, &line, &col);
-        berth__config_error_at(
-            x, line, col, "invalid YAML: %s (byte 0x%02x at offset %zu)",
-            problem, (unsigned)p->problem_value & 0xFFu, p->problem_offset);
+        size_t off = p->problem_offset;
+        /* A bad continuation byte: point at the character it belongs to. */
+        if (strstr(problem, "trailing")) {
+            for (size_t b = off; b > 0 && off - b < 4 && b <= x->src_len;) {
+                unsigned char ch = (unsigned char)x->src[--b];
+                if ((ch & 0xC0) == 0xC0) {
+                    off = b;
+                    break;
+                }
+                if ((ch & 0xC0) != 0x80)
+                    break;
+            }
+        }
+        offset_pos(x, off, &line, &col);
+        berth__config_error_at(x, line, col,
+                               "invalid YAML: %s at byte offset %zu: the "
+                               "file must be UTF-8 text",
+                               problem, off);
         return;
     }
     if (p->error == YAML_MEMORY_ERROR)
@@ -113,7 +127,11 @@ static void report_syntax(struct cfg_ctx *x, const yaml_parser_t *p)
                 break;
         }
     }
-    if (p->context)
+    if (p->context && p->context_mark.line == p->problem_mark.line &&
+        p->context_mark.column == p->problem_mark.column)
+        berth__config_error_at(x, line, col, "invalid YAML: %s (%s)%s", problem,
+                               p->context, hint);
+    else if (p->context)
         berth__config_error_at(
             x, line, col, "invalid YAML: %s (%s started at %d:%d)%s", problem,
             p->context, (int)p->context_mark.line + 1,
