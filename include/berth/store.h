@@ -176,6 +176,14 @@ enum {
     BERTH_UPD_READY_AT = 1u << 5,   /* ready_at */
     BERTH_UPD_CANCEL_REQ = 1u << 6, /* cancel_requested = true */
     BERTH_UPD_OWNER = 1u << 7,      /* owner and lease_until */
+    BERTH_UPD_NEXT_ATTEMPT = 1u << 8, /* attempt = attempt + 1 (a retry
+                                         after a failed launch or a lost
+                                         run); only with to == PENDING */
+    BERTH_UPD_LOGS = 1u << 9,       /* logs of the current attempt, written
+                                       in the same transaction (replacing
+                                       any stored for that attempt) */
+    BERTH_UPD_USAGE = 1u << 10,     /* oom_killed, peak_memory_bytes,
+                                       cpu_time_us */
 };
 
 /*
@@ -217,6 +225,10 @@ struct berth_job_update {
     int64_t ready_at;
     const char *owner; /* NULL clears */
     int64_t lease_until;
+    const struct berth_job_logs *logs;
+    bool oom_killed;
+    int64_t peak_memory_bytes;
+    int64_t cpu_time_us;
     /* result, written by berth_store_apply() */
     int rc; /* 0, BERTH_E_STATE (not in `from` / illegal), BERTH_E_CAPACITY,
                BERTH_E_NOTFOUND */
