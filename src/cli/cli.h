@@ -48,6 +48,14 @@ bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv);
  * error, the report is printed and CLI_ERR returned.
  */
 int cli_config(struct cli *c, struct berth_config **out);
+/*
+ * Load the config at path without caching (cli_config() and `config check`
+ * use it). When path is absent and was not named explicitly, *out is the
+ * built-in default and *builtin is set. Caller frees *out. On error, the
+ * report is printed and CLI_ERR returned.
+ */
+int cli_config_load(const char *path, bool explicit_path,
+                    struct berth_config **out, bool *builtin);
 /* The store, opened once (with the config's hosts and templates synced). */
 int cli_store(struct cli *c, struct berth_store **out);
 

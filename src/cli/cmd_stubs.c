@@ -11,15 +11,6 @@
         return cli_fail("'%s' is not implemented yet", name);                  \
     }
 
-STUB(cmd_config, "config")
 STUB(cmd_rules, "rules")
 STUB(cmd_cleanup, "cleanup")
 STUB(cmd_serve, "serve")
-
-int cli_config(struct cli *c, struct berth_config **out)
-{
-    (void)c;
-    *out = NULL;
-    return cli_fail("config loading is not implemented yet");
-}
-
