@@ -315,6 +315,9 @@ static void apply_one(struct berth__apply *a, struct berth_job_update *u)
             if (!(u->set & BERTH_UPD_READY_AT))
                 row->ready_at = a->now;
         }
+        if ((u->set & BERTH_UPD_NEXT_ATTEMPT) && u->to == BERTH_JOB_PENDING &&
+            !u->explicit_retry)
+            row->attempt++;
         if (u->to == BERTH_JOB_RUNNING)
             row->started_at = a->now;
         if (berth_job_state_terminal(u->to))

@@ -1275,6 +1275,10 @@ static int load_rows(struct sqlite_store *ss, struct berth__apply *a,
     return rc;
 }
 
+static int sqlite_logs_put(struct berth_store *st, int64_t job_id, int attempt,
+                           const struct berth_job_logs *logs,
+                           struct berth_err *err);
+
 static int write_back(struct sqlite_store *ss, struct berth__apply *a,
                       struct berth_err *err)
 {
@@ -1323,6 +1327,19 @@ static int write_back(struct sqlite_store *ss, struct berth__apply *a,
         const struct berth__event_row *e = &a->events[i];
         rc = insert_event(ss, e->job_id, e->at, e->from, e->to, e->attempt,
                           e->executor, e->host, e->reason, err);
+        if (rc)
+            return rc;
+    }
+
+    /* Logs ride in the same transaction as the state they belong to. */
+    for (size_t i = 0; i < a->n; i++) {
+        const struct berth_job_update *u = &a->ups[i];
+        const struct berth__job_row *row;
+        if (u->rc != 0 || !(u->set & BERTH_UPD_LOGS) || !u->logs)
+            continue;
+        row = berth__apply_row(a, u->job_id);
+        rc = sqlite_logs_put(&ss->base, u->job_id, row ? row->attempt : 1,
+                             u->logs, err);
         if (rc)
             return rc;
     }
