@@ -48,6 +48,7 @@ static int template_add(struct cli *c, int argc, char **argv)
     struct berth_config *cfg;
     struct berth_store *st;
     struct berth_err err;
+    const char *name = NULL;
     int opt, rc = CLI_OK;
 
     rc = cli_config(c, &cfg);
@@ -56,11 +57,19 @@ static int template_add(struct cli *c, int argc, char **argv)
     berth_template_init(&t);
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "-", opts, NULL)) != -1) {
         char *k = NULL, *v = NULL;
         int64_t n;
         berth_err_init(&err);
         switch (opt) {
+        case 1:
+            if (name) {
+                rc = cli_usage_error("template", "unexpected argument '%s'",
+                                     optarg);
+                goto out;
+            }
+            name = optarg;
+            break;
         case 'i':
             free(t.image);
             t.image = berth_xstrdup(optarg);
@@ -128,16 +137,15 @@ static int template_add(struct cli *c, int argc, char **argv)
             goto out;
         }
     }
-    if (optind != argc - 1) {
-        rc = cli_usage_error("template", "template add needs exactly one "
-                                         "NAME");
+    if (!name) {
+        rc = cli_usage_error("template", "template add needs a NAME");
         goto out;
     }
     if (!t.image) {
         rc = cli_usage_error("template", "template add needs --image");
         goto out;
     }
-    t.name = berth_xstrdup(argv[optind]);
+    t.name = berth_xstrdup(name);
     rc = cli_store(c, &st);
     if (rc)
         goto out;
@@ -249,6 +257,7 @@ static int host_add(struct cli *c, int argc, char **argv)
     struct berth_config *cfg;
     struct berth_store *st;
     struct berth_err err;
+    const char *name = NULL;
     int opt, rc;
 
     rc = cli_config(c, &cfg);
@@ -257,8 +266,16 @@ static int host_add(struct cli *c, int argc, char **argv)
     berth_host_init(&h);
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "-", opts, NULL)) != -1) {
         switch (opt) {
+        case 1:
+            if (name) {
+                rc = cli_usage_error("host", "unexpected argument '%s'",
+                                     optarg);
+                goto out;
+            }
+            name = optarg;
+            break;
         case 'e':
             free(h.executor);
             h.executor = berth_xstrdup(optarg);
@@ -307,8 +324,8 @@ static int host_add(struct cli *c, int argc, char **argv)
             goto out;
         }
     }
-    if (optind != argc - 1) {
-        rc = cli_usage_error("host", "host add needs exactly one NAME");
+    if (!name) {
+        rc = cli_usage_error("host", "host add needs a NAME");
         goto out;
     }
     if (!h.executor) {
@@ -326,7 +343,7 @@ static int host_add(struct cli *c, int argc, char **argv)
             h.max_concurrent_jobs =
                 berth_opts_int(&ec->opts, "max_concurrent_jobs", 4);
     }
-    h.name = berth_xstrdup(argv[optind]);
+    h.name = berth_xstrdup(name);
     rc = cli_store(c, &st);
     if (rc)
         goto out;

@@ -105,7 +105,7 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
     struct berth_template tmpl;
     bool have_tmpl = false;
     const char *environment = NULL, *image = NULL, *command = NULL;
-    const char *network = NULL, *workdir = NULL;
+    const char *network = NULL, *workdir = NULL, *tmpl_name = NULL;
     int64_t memory = -1, timeout = -1, v;
     double cpus = -1;
     struct berth_map env = BERTH_MAP_INIT;
@@ -121,11 +121,18 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
         return rc;
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+", submit_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "-", submit_opts, NULL)) != -1) {
         const char *a = optarg;
         char *k = NULL, *val = NULL;
         berth_err_init(&err);
         switch (opt) {
+        case 1: /* a positional argument: the template */
+            if (tmpl_name) {
+                rc = cli_usage_error(cmd, "unexpected argument '%s'", a);
+                goto out;
+            }
+            tmpl_name = a;
+            break;
         case O_IMAGE:
             image = a;
             break;
@@ -245,11 +252,6 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
             goto out;
         }
     }
-    if (optind < argc - 1) {
-        rc = cli_usage_error(cmd, "unexpected argument '%s'",
-                             argv[optind + 1]);
-        goto out;
-    }
 
     if (job->preferred_executor &&
         !berth_config_executor(cfg, job->preferred_executor)) {
@@ -262,12 +264,12 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
     rc = cli_store(c, &st);
     if (rc)
         goto out;
-    if (optind == argc - 1) {
+    if (tmpl_name) {
         berth_err_init(&err);
-        if (berth_store_template_get(st, argv[optind], &tmpl, &err) != 0) {
+        if (berth_store_template_get(st, tmpl_name, &tmpl, &err) != 0) {
             rc = cli_fail("unknown template '%s' (see 'berth template "
                           "list')",
-                          argv[optind]);
+                          tmpl_name);
             goto out;
         }
         have_tmpl = true;
