@@ -255,21 +255,21 @@ static int check(struct checker *c, int32_t i);
 
 static int unknown_name(struct checker *c, const struct node *n)
 {
-    const char *name = src(c, n->off);
-    size_t len = n->len;
+    const char *name = src(c, n->ooff);
+    size_t len = n->olen;
     char paths[128];
     size_t plen = 0, count = 0;
     struct suggest s = {NULL, SIZE_MAX};
     int rc;
 
     if (is_builtin(name, len)) {
-        rc = berth__rule_diag(c->diag, n->off, n->len,
+        rc = berth__rule_diag(c->diag, n->ooff, n->olen,
                               "function '%.*s' is not available in rules",
                               (int)len, name);
         berth__rule_hint(c->diag, "the only function is len()");
         return rc;
     }
-    rc = berth__rule_diag(c->diag, n->off, n->len, "unknown name '%.*s'",
+    rc = berth__rule_diag(c->diag, n->ooff, n->olen, "unknown name '%.*s'",
                           (int)len, name);
     if (eqn(name, len, "true") || eqn(name, len, "false") ||
         eqn(name, len, "none") || eqn(name, len, "null") ||
@@ -315,11 +315,11 @@ static int unknown_name(struct checker *c, const struct node *n)
 static int check_name(struct checker *c, int32_t i)
 {
     struct node *n = NN(c, i);
-    const char *name = src(c, n->off);
+    const char *name = src(c, n->ooff);
 
     for (int f = 0; f < F_COUNT; f++) {
         if (!berth__rule_fields[f].owner &&
-            eqn(name, n->len, berth__rule_fields[f].name)) {
+            eqn(name, n->olen, berth__rule_fields[f].name)) {
             n->id = f;
             n->type = (uint16_t)berth__rule_fields[f].type;
             return 0;
@@ -685,14 +685,14 @@ static int check_call(struct checker *c, int32_t i)
     int rc;
 
     if (callee->kind == N_NAME) {
-        const char *name = src(c, callee->off);
-        if (eqn(name, callee->len, "len"))
+        const char *name = src(c, callee->ooff);
+        if (eqn(name, callee->olen, "len"))
             return check_len(c, i);
         for (int f = 0; f < F_COUNT; f++)
             if (!berth__rule_fields[f].owner &&
-                eqn(name, callee->len, berth__rule_fields[f].name))
+                eqn(name, callee->olen, berth__rule_fields[f].name))
                 return berth__rule_diag(
-                    c->diag, callee->off, callee->len,
+                    c->diag, callee->ooff, callee->olen,
                     "'%s' object is not callable",
                     tname(berth__rule_fields[f].type, tb, sizeof(tb)));
         return unknown_name(c, callee);

@@ -506,7 +506,7 @@ static void dump(const struct ast *ast, int32_t i, struct berth_buf *b)
         berth_buf_puts(b, "None");
         return;
     case N_NAME:
-        berth_buf_append(b, ast->text + n->off, n->len);
+        berth_buf_append(b, ast->text + n->ooff, n->olen);
         return;
     case N_LIST:
         berth_buf_puts(b, "[");

@@ -562,8 +562,9 @@ int berth__rule_unary(struct frame *f, int op, const struct val *a,
                       struct val *out)
 {
     if (op == OP_NOT) {
+        bool t = berth__rule_truthy(a); /* out may be a */
         out->t = V_BOOL;
-        out->u.i = !berth__rule_truthy(a);
+        out->u.i = !t;
         return 0;
     }
     switch (a->t) {

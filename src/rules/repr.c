@@ -31,11 +31,97 @@ void berth__rule_sink_puts(struct sink *s, const char *p)
     berth__rule_sink_put(s, p, strlen(p));
 }
 
+/*
+ * The p-digit decimal next to digits x 10^e10 (up: +1 in the last place,
+ * down: -1), written back into digits/e10. 9.99 -> 10.0 moves the exponent
+ * up; 1.00 -> 0.999 becomes 9.99 one exponent down.
+ */
+static void step_decimal(char *digits, size_t nd, long *e10, bool up)
+{
+    size_t i = nd;
+    while (i-- > 0) {
+        if (up ? digits[i] != '9' : digits[i] != '0') {
+            digits[i] = (char)(digits[i] + (up ? 1 : -1));
+            break;
+        }
+        digits[i] = up ? '0' : '9';
+    }
+    if (up && digits[0] == '0') {
+        /* 9.99 -> 0.00 with a carry out: 1.00 one exponent up. */
+        digits[0] = '1';
+        (*e10)++;
+    } else if (!up && digits[0] == '0') {
+        for (size_t k = 0; k < nd; k++)
+            digits[k] = '9';
+        (*e10)--;
+    }
+}
+
+static bool round_trips(const char *digits, size_t nd, long e10, bool neg,
+                        double d)
+{
+    char t[48];
+    size_t o = 0;
+    if (neg)
+        t[o++] = '-';
+    t[o++] = digits[0];
+    t[o++] = '.';
+    for (size_t k = 1; k < nd; k++)
+        t[o++] = digits[k];
+    snprintf(t + o, sizeof(t) - o, "e%ld", e10);
+    return strtod(t, NULL) == d;
+}
+
+/*
+ * The shortest digits that read back as d (Python's repr, David Gay's
+ * mode 0): for each length, the correctly rounded decimal (glibc's printf
+ * is exact), else its neighbour on the other side of d, which at a power
+ * of two can round-trip when the nearest one does not.
+ */
+static size_t shortest_digits(double d, char *digits, long *e10, bool *neg)
+{
+    char tmp[40];
+    size_t nd = 0;
+
+    for (int p = 1; p <= 17; p++) {
+        const char *q;
+        double back;
+        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+        q = tmp;
+        *neg = *q == '-';
+        if (*neg)
+            q++;
+        nd = 0;
+        for (; *q && *q != 'e'; q++)
+            if (*q >= '0' && *q <= '9')
+                digits[nd++] = *q;
+        *e10 = strtol(q + 1, NULL, 10);
+        back = strtod(tmp, NULL);
+        if (back == d || p == 17)
+            break;
+        {
+            /* The rounded value fell outside d's interval on one side;
+             * only the neighbour on the other side can be inside. */
+            char alt[24];
+            long ae = *e10;
+            memcpy(alt, digits, nd);
+            step_decimal(alt, nd, &ae, fabs(back) < fabs(d));
+            if (round_trips(alt, nd, ae, *neg, d)) {
+                memcpy(digits, alt, nd);
+                *e10 = ae;
+                break;
+            }
+        }
+    }
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    return nd;
+}
+
 void berth__rule_repr_float(double d, char *buf, size_t cap)
 {
-    char tmp[40], digits[24], out[48];
-    const char *q;
-    size_t nd = 0, o = 0;
+    char digits[24], out[48];
+    size_t nd, o = 0;
     long e10;
     int decpt;
     bool neg;
@@ -52,23 +138,7 @@ void berth__rule_repr_float(double d, char *buf, size_t cap)
         snprintf(buf, cap, "%s", signbit(d) ? "-0.0" : "0.0");
         return;
     }
-    /* The fewest significant digits that round-trip (glibc's printf is
-     * exact and strtod correctly rounded). */
-    for (int p = 1; p <= 17; p++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    q = tmp;
-    neg = *q == '-';
-    if (neg)
-        q++;
-    for (; *q && *q != 'e'; q++)
-        if (*q >= '0' && *q <= '9' && nd < sizeof(digits))
-            digits[nd++] = *q;
-    e10 = *q == 'e' ? strtol(q + 1, NULL, 10) : 0;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
+    nd = shortest_digits(d, digits, &e10, &neg);
     decpt = (int)e10 + 1; /* value = 0.DIGITS x 10^decpt */
 
     if (neg)
