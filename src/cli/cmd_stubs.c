@@ -11,6 +11,5 @@
         return cli_fail("'%s' is not implemented yet", name);                  \
     }
 
-STUB(cmd_rules, "rules")
 STUB(cmd_cleanup, "cleanup")
 STUB(cmd_serve, "serve")
