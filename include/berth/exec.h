@@ -99,6 +99,9 @@ enum {
     BERTH_EXEC_CAP_BATCH_STATUS = 1u << 0, /* status() batches well */
     BERTH_EXEC_CAP_CANCEL = 1u << 1,
     BERTH_EXEC_CAP_LOGS_FOLLOW = 1u << 2,
+    /* Every call is quick and never blocks (no network): the worker may
+     * make it on its main thread instead of handing it to a pool thread. */
+    BERTH_EXEC_CAP_INLINE = 1u << 3,
 };
 
 /* Called with each chunk of a followed log; return non-zero to stop. */
@@ -110,6 +113,9 @@ struct berth_exec_ops {
     unsigned caps;
     const struct berth_opt_spec *options; /* schema, ends with {NULL} */
     int64_t default_max_concurrent_jobs;
+    /* How often the worker asks for the status of running executions, in
+     * milliseconds, when the backend offers nothing better (0 = 1000). */
+    int poll_interval_ms;
 
     int (*create)(const struct berth_exec_params *p, struct berth_exec **out,
                   struct berth_err *err);
