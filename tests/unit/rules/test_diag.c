@@ -94,6 +94,59 @@ static void test_diag__end_of_rule_caret_sits_after_the_text(void **state)
                "               ^\n");
 }
 
+/* A `|` block scalar at line 40, indented by 6: text line k is file
+ * line 40 + k, and its columns start at 7. */
+static void block_pos(size_t offset, int *line, int *col, void *ctx)
+{
+    const char *text = ctx;
+    int l = 40, c = 7;
+    for (size_t i = 0; i < offset; i++) {
+        if (text[i] == '\n') {
+            l++;
+            c = 7;
+        } else {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+static void test_diag__position_callback_for_block_scalars(void **state)
+{
+    const char *text = "memory_mb > 1 and\ncpu_cores > 'x'\n";
+    struct berth_rule *r = NULL;
+    struct berth_rule_diag d;
+    struct berth_err err;
+    struct berth_buf out = BERTH_BUF_INIT;
+    const char *wide = "(memory_mb > 1 and\n cpu_cores > 'x')";
+    (void)state;
+    /* A block scalar of one rule over two lines needs its parentheses;
+     * the newline error points at the second line. */
+    assert_int_equal(berth_rule_compile(text, strlen(text), &r, &d, &err),
+                     BERTH_E_PARSE);
+    berth_rule_diag_format_pos(&d, text, strlen(text), "b.yaml", block_pos,
+                               (void *)text, &out);
+    assert_string_equal(berth_buf_cstr(&out),
+                        "b.yaml:41:7: error: unexpected newline before this "
+                        "token\n"
+                        "    cpu_cores > 'x'\n"
+                        "    ^\n"
+                        "    hint: a rule is one expression: wrap a "
+                        "multi-line rule in parentheses\n");
+    berth_buf_reset(&out);
+    assert_int_equal(berth_rule_compile(wide, strlen(wide), &r, &d, &err),
+                     BERTH_E_PARSE);
+    berth_rule_diag_format_pos(&d, wide, strlen(wide), "b.yaml", block_pos,
+                               (void *)wide, &out);
+    assert_string_equal(berth_buf_cstr(&out),
+                        "b.yaml:41:18: error: '>' not supported between "
+                        "instances of 'float' and 'str'\n"
+                        "     cpu_cores > 'x')\n"
+                        "               ^\n");
+    berth_buf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -102,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_diag__multi_line_rule_and_tabs),
         cmocka_unit_test(test_diag__carets_count_code_points),
         cmocka_unit_test(test_diag__end_of_rule_caret_sits_after_the_text),
+        cmocka_unit_test(test_diag__position_callback_for_block_scalars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
