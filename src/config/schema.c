@@ -375,24 +375,24 @@ static bool opt_other(struct cfg_ctx *x, const struct ynode *k,
     return foreign_opt(x, k, path, oc);
 }
 
-/* Option names of a backend plus the common ones, NULL-terminated; caller
- * frees the array. */
+/* Option names of a backend plus the common ones (each once),
+ * NULL-terminated; caller frees the array. */
 static const char **opt_names(const struct berth_opt_spec *common,
                               const struct berth_exec_ops *ops)
 {
+    const struct berth_opt_spec *own = ops ? ops->options : NULL;
     size_t n = 0, k = 0;
     const char **v;
     for (const struct berth_opt_spec *s = common; s->name; s++)
         n++;
-    for (const struct berth_opt_spec *s = ops ? ops->options : NULL;
-         s && s->name; s++)
+    for (const struct berth_opt_spec *s = own; s && s->name; s++)
         n++;
     v = berth_xcalloc(n + 1, sizeof(*v));
     for (const struct berth_opt_spec *s = common; s->name; s++)
         v[k++] = s->name;
-    for (const struct berth_opt_spec *s = ops ? ops->options : NULL;
-         s && s->name; s++)
-        v[k++] = s->name;
+    for (const struct berth_opt_spec *s = own; s && s->name; s++)
+        if (!berth_opt_spec_find(common, s->name))
+            v[k++] = s->name;
     return v;
 }
 
