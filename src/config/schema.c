@@ -832,7 +832,7 @@ static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
     struct berth_buf b = BERTH_BUF_INIT;
     struct colmap_ctx m = {x, cn};
     size_t len = strlen(r->condition);
-    int line, col, col0;
+    int line, col, line0, col0;
 
     memset(&d, 0, sizeof(d));
     berth_err_init(&e);
@@ -843,11 +843,23 @@ static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
      * lines still points at the right one. */
     if (d.offset > len)
         d.offset = len;
-    berth__config_scalar_pos(x, cn, d.offset, &line, &col);
-    berth__config_scalar_pos(x, cn, 0, &line, &col0);
+    berth__config_scalar_pos(x, cn, 0, &line0, &col0);
     berth__config_scalar_pos(x, cn, d.offset, &line, &col);
     if (d.msg[0]) {
-        berth_rule_diag_format(&d, r->condition, len, x->file, line, col0,
+        /* diag_format counts the rule text's own line breaks before the
+         * fault on top of `line` (right for `|` block scalars, where they
+         * are the file's); hand it the line that makes the sum come out at
+         * the fault's line in the file. */
+        int nl = 0;
+        for (size_t i = 0; i < d.offset; i++)
+            if (r->condition[i] == '\n' ||
+                (r->condition[i] == '\r' && r->condition[i + 1] != '\n'))
+                nl++;
+        char msg[sizeof(d.msg)];
+        /* The schema path first, as in every other config error. */
+        snprintf(msg, sizeof(msg), "%s: %s", path, d.msg);
+        memcpy(d.msg, msg, sizeof(d.msg));
+        berth_rule_diag_format(&d, r->condition, len, x->file, line - nl, col0,
                                colmap, &m, &b);
     }
     if (b.len == 0) {
