@@ -464,7 +464,7 @@ static int parse_primary(struct parser *p, int32_t *out)
     /* Postfix forms. */
     for (;;) {
         const struct tok *u = cur(p);
-        int32_t m;
+        int32_t m = -1;
         if (u->kind == TOK_DOT) {
             const struct tok *name = peek(p, 1);
             if (name->kind != TOK_NAME) {
@@ -634,7 +634,7 @@ static int parse_boolop(struct parser *p, int32_t left, enum tok_kind kind,
 static int parse_expr(struct parser *p, int min_bp, int32_t *out)
 {
     const struct tok *t = cur(p);
-    int32_t left;
+    int32_t left = -1;
     int rc = 0;
 
     if (++p->depth > BERTH_RULE_MAX_DEPTH) {

@@ -142,6 +142,7 @@ struct berth_worker {
     char *id;
     struct berth_router *router;
     struct pool *pool;
+    struct pool_task *inline_head, *inline_tail; /* inline calls' results */
     struct wjob **active;
     size_t n_active;
     size_t cap_active;
@@ -292,8 +293,12 @@ static int flush(struct berth_worker *w, struct berth_err *err)
     if (n == 0)
         return 0;
     ups = berth_xcalloc(n, sizeof(*ups));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ups[i] = v[i].u;
+        /* The queue may have moved since the update was made. */
+        if (ups[i].set & BERTH_UPD_LOGS)
+            ups[i].logs = &v[i].logs;
+    }
     /* Handlers may queue new updates: give them a fresh queue. */
     w->q.v = NULL;
     w->q.n = w->q.cap = 0;
@@ -368,6 +373,26 @@ static void call_free(struct call *c)
     free(c);
 }
 
+/*
+ * Hand a call to a pool thread, or make it here when the backend's calls
+ * are quick and never block (BERTH_EXEC_CAP_INLINE): the result is then
+ * handled at the next take_calls() like any other.
+ */
+static void dispatch(struct berth_worker *w, struct call *c)
+{
+    if (c->ex && (c->ex->ops->caps & BERTH_EXEC_CAP_INLINE)) {
+        c->task.run(&c->task);
+        c->task.next = NULL;
+        if (w->inline_tail)
+            w->inline_tail->next = &c->task;
+        else
+            w->inline_head = &c->task;
+        w->inline_tail = &c->task;
+        return;
+    }
+    pool_submit(w->pool, &c->task);
+}
+
 static void submit_launch(struct berth_worker *w, struct wjob *wj)
 {
     struct call *c = call_new(C_LAUNCH, wj);
@@ -390,7 +415,7 @@ static void submit_launch(struct berth_worker *w, struct wjob *wj)
     c->req.cpu_cores = j->cpu_cores;
     c->req.timeout_seconds = j->timeout_seconds;
     c->req.labels = &c->labels;
-    pool_submit(w->pool, &c->task);
+    dispatch(w, c);
 }
 
 static void submit_one(struct berth_worker *w, enum call_kind kind,
@@ -400,7 +425,7 @@ static void submit_one(struct berth_worker *w, enum call_kind kind,
     c->max_log = w->cfg->log_max_bytes > 0 ? (size_t)w->cfg->log_max_bytes
                                            : 0;
     c->grace = w->o.kill_grace_seconds;
-    pool_submit(w->pool, &c->task);
+    dispatch(w, c);
 }
 
 /* Cleanup outlives the job: it takes over the job's instance reference. */
@@ -418,7 +443,7 @@ static void submit_cleanup(struct berth_worker *w, struct wjob *wj)
     c->job_id = wj->j.id;
     wj->has_ref = false; /* now the call's */
     wj->ex = NULL;
-    pool_submit(w->pool, &c->task);
+    dispatch(w, c);
 }
 
 /* ---- decisions --------------------------------------------------------- */
@@ -739,7 +764,6 @@ static void finalize(struct berth_worker *w, struct wjob *wj,
         u->logs.out = berth_xstrdup("");
         u->logs.err = berth_xstrdup("");
     }
-    u->u.logs = &u->logs;
     free(why);
 }
 
@@ -931,7 +955,7 @@ static void on_status(struct berth_worker *w, struct call *c)
             lc->q = berth_xcalloc(1, sizeof(*lc->q));
             lc->q[0] = *st;
             lc->q[0].execution_id = NULL;
-            pool_submit(w->pool, &lc->task);
+            dispatch(w, lc);
             continue;
         }
         wj->ph = PH_RUN;
@@ -1017,7 +1041,22 @@ static void on_find(struct berth_worker *w, struct call *c)
 
 static void take_calls(struct berth_worker *w, int64_t timeout_us)
 {
-    struct pool_task *t = pool_take_done(w->pool, timeout_us), *next;
+    struct pool_task *t, *next;
+
+    if (w->inline_head) {
+        t = w->inline_head;
+        w->inline_head = w->inline_tail = NULL;
+        if (timeout_us > 0)
+            timeout_us = 0; /* results are waiting already */
+        /* pool results too, without waiting */
+        for (struct pool_task *p = pool_take_done(w->pool, 0); p; p = next) {
+            next = p->next;
+            p->next = t;
+            t = p;
+        }
+    } else {
+        t = pool_take_done(w->pool, timeout_us);
+    }
     for (; t; t = next) {
         struct call *c = (struct call *)t;
         next = t->next;
@@ -1230,7 +1269,7 @@ static void poll_running(struct berth_worker *w, int64_t now)
             c->q[c->n].execution_id = o->j.execution_id;
             c->n++;
         }
-        pool_submit(w->pool, &c->task);
+        dispatch(w, c);
     }
 }
 
@@ -1499,7 +1538,8 @@ static bool once_done(struct berth_worker *w, size_t claimed_now,
 {
     int64_t earliest = INT64_MAX;
 
-    if (pool_in_flight(w->pool) > 0 || claimed_now > 0 || w->q.n > 0)
+    if (pool_in_flight(w->pool) > 0 || claimed_now > 0 || w->q.n > 0 ||
+        w->inline_head)
         return false;
     for (size_t i = 0; i < w->n_active; i++) {
         const struct wjob *wj = w->active[i];
@@ -1599,7 +1639,8 @@ int berth_worker_run(struct berth_worker *w, struct berth_err *err)
 
         if (stopping) {
             /* Finish what is in flight, then leave. */
-            if (pool_in_flight(w->pool) == 0 && w->q.n == 0)
+            if (pool_in_flight(w->pool) == 0 && w->q.n == 0 &&
+                !w->inline_head)
                 break;
             take_calls(w, 50000);
             rc = flush(w, err);
@@ -1620,7 +1661,7 @@ int berth_worker_run(struct berth_worker *w, struct berth_err *err)
 
         /* Wait for a call to finish, or until the next thing is due. */
         wait_us = w->o.poll_interval_us;
-        if (got > 0 || w->q.n > 0)
+        if (got > 0 || w->q.n > 0 || w->inline_head)
             wait_us = 0;
         for (size_t i = 0; i < w->n_active && wait_us > 0; i++) {
             struct wjob *wj = w->active[i];
