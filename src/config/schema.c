@@ -501,7 +501,7 @@ static void check_executors(struct cfg_ctx *x, const struct ynode *n)
         if (n->kids[i]->kind != YN_SCALAR)
             continue;
         /* A duplicate name was reported by the parser: keep the first. */
-        if (berth_config_executor(c, n->kids[i]->text))
+        if (n->kids[i]->dup)
             continue;
         check_executor(x, n->kids[i], n->kids[i + 1]);
     }
@@ -521,7 +521,7 @@ static void check_environments(struct cfg_ctx *x, const struct ynode *n)
         struct berth_environment_conf *e;
         char path[PATH_MAX_LEN];
 
-        if (k->kind != YN_SCALAR || berth_config_environment(c, k->text))
+        if (k->kind != YN_SCALAR || k->dup)
             continue;
         e = &c->environments[c->n_environments++];
         e->name = berth_xstrdup(k->text);
@@ -812,7 +812,7 @@ static void check_users(struct cfg_ctx *x, const struct ynode *n)
         struct berth_user_conf *u;
         char path[PATH_MAX_LEN];
 
-        if (k->kind != YN_SCALAR || berth_config_user(c, k->text))
+        if (k->kind != YN_SCALAR || k->dup)
             continue;
         u = &c->users[c->n_users++];
         u->name = berth_xstrdup(k->text);
