@@ -110,6 +110,9 @@ struct berth_exec_ops {
     unsigned caps;
     const struct berth_opt_spec *options; /* schema, ends with {NULL} */
     int64_t default_max_concurrent_jobs;
+    /* How often the worker asks for the status of running executions, in
+     * milliseconds, when the backend offers nothing better (0 = 1000). */
+    int poll_interval_ms;
 
     int (*create)(const struct berth_exec_params *p, struct berth_exec **out,
                   struct berth_err *err);

@@ -176,6 +176,9 @@ enum {
     BERTH_UPD_READY_AT = 1u << 5,   /* ready_at */
     BERTH_UPD_CANCEL_REQ = 1u << 6, /* cancel_requested = true */
     BERTH_UPD_OWNER = 1u << 7,      /* owner and lease_until */
+    BERTH_UPD_NEXT_ATTEMPT = 1u << 8, /* attempt = attempt + 1 (a retry
+                                         after a failed launch or a lost
+                                         run); only with to == PENDING */
 };
 
 /*
