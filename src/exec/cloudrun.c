@@ -945,6 +945,7 @@ static int cloudrun_launch(struct berth_exec *ex,
                   BL_S("error", e.msg), BL_I("attempt", attempt + 1));
         sleep_ms(backoff_ms(c, attempt, 0));
         berth_err_init(&e);
+        rc = 0;
     }
     if (err)
         *err = e;
