@@ -86,6 +86,8 @@ static const struct berth_opt_spec cloudrun_options[] = {
     {"retry_base_ms", BERTH_OPT_INT,
      "first retry delay in ms, doubled each time, with jitter (500)"},
     {"request_timeout_ms", BERTH_OPT_INT, "timeout of one HTTP call (60000)"},
+    {"logs_poll_ms", BERTH_OPT_INT,
+     "how often a followed log asks Cloud Logging for more (2000)"},
     {"operation_timeout_s", BERTH_OPT_INT,
      "how long to follow a job creation to its end (300)"},
     {NULL, 0, NULL},
@@ -217,6 +219,7 @@ struct cr_exec {
     int64_t retry_base_ms;
     int64_t request_timeout_ms;
     int64_t operation_timeout_s;
+    int64_t logs_poll_ms;
 
     pthread_mutex_t lock; /* guards everything below */
     struct berth_http *pool[POOL_MAX];
@@ -792,7 +795,9 @@ static int cloudrun_create(const struct berth_exec_params *p,
         (rc = opt_int(o, "request_timeout_ms", 60000, 100, 600000,
                       &c->request_timeout_ms, err)) ||
         (rc = opt_int(o, "operation_timeout_s", 300, 1, 3600,
-                      &c->operation_timeout_s, err)))
+                      &c->operation_timeout_s, err)) ||
+        (rc = opt_int(o, "logs_poll_ms", 2000, 10, 600000, &c->logs_poll_ms,
+                      err)))
         goto fail;
     *out = &c->base;
     return 0;
@@ -1136,6 +1141,149 @@ out:
     return rc;
 }
 
+/* ---- following logs ---------------------------------------------------- */
+
+/* Entries already passed to the caller at the newest timestamp seen, so
+ * that asking again from that timestamp on repeats none. */
+struct follow {
+    char last_ts[48];
+    struct berth_strv ids_at_last;
+};
+
+/* Hand the new entries of one entries.list page to fn. Returns 1 when fn
+ * asked to stop. */
+static int follow_page(struct follow *fl, json_t *resp, berth_exec_log_fn fn,
+                       void *ctx)
+{
+    json_t *entries = json_object_get(resp, "entries"), *e;
+    size_t i;
+
+    json_array_foreach(entries, i, e)
+    {
+        const char *log = json_string_value(json_object_get(e, "logName"));
+        const char *ts = json_string_value(json_object_get(e, "timestamp"));
+        const char *id = json_string_value(json_object_get(e, "insertId"));
+        const char *text = json_string_value(json_object_get(e, "textPayload"));
+        json_t *jp = json_object_get(e, "jsonPayload");
+        char *dumped = NULL;
+        int stream, stop = 0;
+        size_t n;
+
+        if (!log || !ts || strlen(ts) >= sizeof(fl->last_ts))
+            continue;
+        n = strlen(log);
+        if (n > 9 && strcmp(log + n - 9, "%2Fstdout") == 0)
+            stream = 1;
+        else if (n > 9 && strcmp(log + n - 9, "%2Fstderr") == 0)
+            stream = 2;
+        else
+            continue;
+        if (strcmp(ts, fl->last_ts) == 0 && id &&
+            berth_strv_contains(&fl->ids_at_last, id))
+            continue;
+        if (strcmp(ts, fl->last_ts) != 0) {
+            snprintf(fl->last_ts, sizeof(fl->last_ts), "%s", ts);
+            berth_strv_release(&fl->ids_at_last);
+        }
+        if (id)
+            berth_strv_push(&fl->ids_at_last, id);
+        if (!text && json_is_object(jp))
+            text = dumped = json_dumps(jp, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text) {
+            size_t tl = strlen(text);
+            stop = fn(stream, text, tl, ctx);
+            if (!stop && (tl == 0 || text[tl - 1] != '\n'))
+                stop = fn(stream, "\n", 1, ctx);
+        }
+        free(dumped);
+        if (stop)
+            return 1;
+    }
+    return 0;
+}
+
+static int cloudrun_logs_follow(struct berth_exec *ex, const char *execution_id,
+                                berth_exec_log_fn fn, void *ctx,
+                                struct berth_err *err)
+{
+    struct cr_exec *c = to_cr(ex);
+    char project[256], location[256], job[256], exe[256], what[600];
+    char res[300];
+    struct follow fl;
+    char *base_filter = NULL, *url = NULL;
+    int64_t since = 0;
+    int rc = 0;
+
+    if (berth__cloudrun_split_execution(execution_id, project, location, job,
+                                        exe, sizeof(project)))
+        return berth_err_set(err, BERTH_E_INVALID,
+                             "'%s' is not a Cloud Run execution name",
+                             execution_id);
+    memset(&fl, 0, sizeof(fl));
+    berth_strv_init(&fl.ids_at_last);
+    snprintf(res, sizeof(res), "projects/%s", project);
+    snprintf(what, sizeof(what), "follow log entries of '%s'", execution_id);
+    url = berth_xasprintf("%s/v2/entries:list", c->logging_endpoint);
+    for (;;) {
+        struct berth_exec_status st;
+        char *filter, *token = NULL;
+        bool done;
+        int pages = 0;
+
+        /* Ask the state first: once it has ended, the round that follows
+         * sees every line it wrote (as far as Logging has them). */
+        memset(&st, 0, sizeof(st));
+        st.execution_id = execution_id;
+        status_one(c, &st);
+        if (st.rc) {
+            rc = berth_err_set(err, st.rc, "%s", st.message);
+            break;
+        }
+        done = st.state == BERTH_EXEC_EXITED || st.state == BERTH_EXEC_LOST;
+        if (!since && st.started_at)
+            since = st.started_at - 60 * BERTH_US_PER_SEC;
+        if (!base_filter)
+            base_filter =
+                berth__cloudrun_log_filter(project, location, job, exe, since);
+        filter = fl.last_ts[0] ? berth_xasprintf("%s AND timestamp>=\"%s\"",
+                                                 base_filter, fl.last_ts)
+                               : berth_xstrdup(base_filter);
+        do {
+            json_t *body, *resp = NULL;
+            const char *next;
+            int stop;
+
+            body = json_pack("{s:[s], s:s, s:s, s:i}", "resourceNames", res,
+                             "filter", filter, "orderBy", "timestamp asc",
+                             "pageSize", LOG_PAGE_SIZE);
+            if (token)
+                json_object_set_new(body, "pageToken", json_string(token));
+            rc = cr_call(c, "POST", url, body, what, CALL_RETRY, &resp, err);
+            json_decref(body);
+            free(token);
+            token = NULL;
+            if (rc)
+                break;
+            stop = follow_page(&fl, resp, fn, ctx);
+            next = json_string_value(json_object_get(resp, "nextPageToken"));
+            if (next && *next && !stop)
+                token = berth_xstrdup(next);
+            json_decref(resp);
+            if (stop)
+                done = true;
+        } while (token && ++pages < LOG_MAX_PAGES);
+        free(token);
+        free(filter);
+        if (rc || done)
+            break;
+        sleep_ms(c->logs_poll_ms);
+    }
+    berth_strv_release(&fl.ids_at_last);
+    free(base_filter);
+    free(url);
+    return rc;
+}
+
 static int cloudrun_cancel(struct berth_exec *ex, const char *execution_id,
                            int grace_seconds, struct berth_err *err)
 {
@@ -1216,7 +1364,7 @@ static int cloudrun_cleanup(struct berth_exec *ex, const char *execution_id,
 
 const struct berth_exec_ops berth__exec_cloudrun = {
     .type = "cloudrun",
-    .caps = BERTH_EXEC_CAP_CANCEL,
+    .caps = BERTH_EXEC_CAP_CANCEL | BERTH_EXEC_CAP_LOGS_FOLLOW,
     .options = cloudrun_options,
     .default_max_concurrent_jobs = 100,
     .poll_interval_ms = 2000,
@@ -1227,6 +1375,7 @@ const struct berth_exec_ops berth__exec_cloudrun = {
     .find = cloudrun_find,
     .status = cloudrun_status,
     .logs = cloudrun_logs,
+    .logs_follow = cloudrun_logs_follow,
     .cancel = cloudrun_cancel,
     .cleanup = cloudrun_cleanup,
 };

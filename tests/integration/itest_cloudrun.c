@@ -563,6 +563,58 @@ static void test_cloudrun__batch_status_answers_each_query(void **state)
     job_release(&b);
 }
 
+struct collected {
+    struct berth_buf out, err;
+    int calls;
+    int stop_after;
+};
+
+static int collect(int stream, const char *data, size_t len, void *ctx)
+{
+    struct collected *c = ctx;
+    berth_buf_append(stream == 1 ? &c->out : &c->err, data, len);
+    return ++c->calls == c->stop_after;
+}
+
+static void test_cloudrun__followed_logs_arrive_once_each(void **state)
+{
+    struct fx *x = *state;
+    static const char *const env[] = {
+        "FAKE_STDOUT=one\ntwo\nthree", "FAKE_STDERR=warn",
+        "FAKE_START_DELAY_MS=100", "FAKE_DURATION_MS=300", NULL};
+    struct berth_exec *ex;
+    struct job j;
+    struct berth_execution out;
+    struct collected c;
+    struct berth_err err;
+
+    berth_opts_set_int(&x->opts, "logs_poll_ms", 20);
+    ex = crf_exec(&x->opts, NULL);
+    job_init(&j, 160, env);
+    launch_ok(ex, &j, &out);
+    memset(&c, 0, sizeof(c));
+    berth_buf_init(&c.out, 0);
+    berth_buf_init(&c.err, 0);
+    berth_err_init(&err);
+    assert_int_equal(berth_exec_logs_follow(ex, out.id, collect, &c, &err), 0);
+    assert_string_equal(berth_buf_cstr(&c.out), "one\ntwo\nthree\n");
+    assert_string_equal(berth_buf_cstr(&c.err), "warn\n");
+    /* it kept asking while the job ran */
+    assert_true(crf_count(&x->fake, "POST", "entries:list", 200) >= 3);
+
+    /* the callback can end it early */
+    berth_buf_reset(&c.out);
+    berth_buf_reset(&c.err);
+    c.calls = 0;
+    c.stop_after = 1;
+    assert_int_equal(berth_exec_logs_follow(ex, out.id, collect, &c, &err), 0);
+    assert_int_equal(c.calls, 1);
+    berth_buf_release(&c.out);
+    berth_buf_release(&c.err);
+    berth_exec_destroy(ex);
+    job_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +657,8 @@ int main(void)
             test_cloudrun__health_is_one_authenticated_call, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cloudrun__batch_status_answers_each_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cloudrun__followed_logs_arrive_once_each, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
