@@ -404,9 +404,10 @@ static int cr_call(struct cr_exec *c, const char *method, const char *url,
             continue;
         }
         if (resp.status == 401 || resp.status == 403) {
-            rc = berth_err_set(
-                err, BERTH_E_AUTH, "%s: HTTP %ld: %s (credentials: %s)", what,
-                resp.status, detail, berth__gcp_auth_describe(c->auth));
+            /* Name the credentials first: Google's message is long. */
+            rc = berth_err_set(err, BERTH_E_AUTH, "%s: HTTP %ld with %s: %s",
+                               what, resp.status,
+                               berth__gcp_auth_describe(c->auth), detail);
             goto out;
         }
         ra = berth_map_get(&resp.headers, "retry-after");

@@ -36,7 +36,9 @@
  *   GET  /_fake/violations    requests refused for their shape (berth bugs)
  *   GET  /_fake/stats         runs per BERTH_EXECUTION_NAME, totals
  *   POST /_fake/inject        {"method","path_contains","status","count",
- *                              "retry_after","garbage"}: fail matching calls
+ *                              "retry_after","garbage","delay_ms"}: fail
+ *                             matching calls, or (delay_ms alone) carry
+ *                             them out and answer late
  *   POST /_fake/finish        {"marker" | "execution", "exit_code",
  *                              "term_signal"}: end a running execution
  *   POST /_fake/revoke        forget every access token
@@ -58,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -149,6 +152,7 @@ struct finject {
     int count;
     int retry_after;
     bool garbage;
+    int delay_ms; /* with no status: answer normally, this much later */
 };
 
 struct ftoken {
@@ -231,6 +235,7 @@ struct fresp {
     char *hdr_name;
     char *hdr_value;
     char *violation; /* set when the request broke the API's rules */
+    int delay_ms;    /* answer this much later (outside the lock) */
 };
 
 static const char *code_status(int code)
@@ -2447,6 +2452,8 @@ static void control(const struct freq *q, struct fresp *r)
         in.retry_after =
             (int)json_integer_value(json_object_get(q->json, "retry_after"));
         in.garbage = json_is_true(json_object_get(q->json, "garbage"));
+        in.delay_ms =
+            (int)json_integer_value(json_object_get(q->json, "delay_ms"));
         if (in.count <= 0)
             in.count = 1;
         PUSH(F.injects, in);
@@ -2537,6 +2544,10 @@ static bool injected(const struct freq *q, struct fresp *r)
             (in->path_contains && !strstr(q->path, in->path_contains)))
             continue;
         in->count--;
+        if (in->delay_ms && !in->status && !in->garbage) {
+            r->delay_ms = in->delay_ms;
+            return false;
+        }
         if (in->garbage) {
             r->status = in->status ? in->status : 200;
             r->body = berth_xstrdup("<html><body>502 Bad Gateway "
@@ -2697,6 +2708,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
                     url, r.violation);
     }
     pthread_mutex_unlock(&F.lock);
+    if (r.delay_ms > 0) {
+        struct timespec ts = {r.delay_ms / 1000,
+                              (long)(r.delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 
     if (!r.body)
         r.body = berth_xstrdup("");
