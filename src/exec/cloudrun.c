@@ -221,12 +221,18 @@ struct cr_exec {
     int64_t operation_timeout_s;
     int64_t logs_poll_ms;
 
+    /* Held while one thread makes sure a Job exists, so that a burst of
+     * launches of a new template asks Cloud Run once, not once each. */
+    pthread_mutex_t ensure_lock;
+
     pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t scan_done;
     struct berth_http *pool[POOL_MAX];
     size_t npool;
     struct berth_strv jobs_ready; /* job ids known to exist */
     struct idx index;
-    struct berth_map scanned; /* scan parent -> mono us of its last listing */
+    struct berth_map scanned;   /* scan parent -> mono us of its last listing */
+    struct berth_strv scanning; /* scan parents being listed right now */
     uint64_t rng;
 };
 
@@ -562,6 +568,7 @@ static int ensure_job(struct cr_exec *c, const struct berth_launch *req,
     char id[BERTH_CR_JOB_ID_MAX], what[160];
     json_t *spec = NULL, *got = NULL, *op = NULL, *resp = NULL;
     char *url = NULL;
+    bool locked = false;
     int rc;
 
     rc = berth__cloudrun_job_spec(req, c->service_account, id, sizeof(id),
@@ -569,6 +576,10 @@ static int ensure_job(struct cr_exec *c, const struct berth_launch *req,
     if (rc)
         return rc;
     snprintf(job, size, "%s/jobs/%s", c->parent, id);
+    if (job_known(c, id))
+        goto out;
+    pthread_mutex_lock(&c->ensure_lock);
+    locked = true;
     if (job_known(c, id))
         goto out;
 
@@ -614,6 +625,8 @@ static int ensure_job(struct cr_exec *c, const struct berth_launch *req,
                   BL_S("image", req->image));
     }
 out:
+    if (locked)
+        pthread_mutex_unlock(&c->ensure_lock);
     free(url);
     json_decref(resp);
     json_decref(op);
@@ -696,25 +709,50 @@ static int lookup(struct cr_exec *c, const char *scope, const char *marker,
                   bool force, char *out, size_t size, struct berth_err *err)
 {
     char all[300];
-    bool fresh;
     struct idx_slot *s;
     int rc;
 
     snprintf(all, sizeof(all), "%s/jobs/-", c->parent);
     out[0] = '\0';
-    for (int pass = 0; pass < 2; pass++) {
-        pthread_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
+    for (int pass = 0;; pass++) {
         s = idx_find(&c->index, marker);
-        if (s && s->marker)
+        if (s && s->marker) {
             snprintf(out, size, "%s", s->exec);
-        fresh = !force && (scope_fresh(c, scope) || scope_fresh(c, all));
+            break;
+        }
+        if (pass > 0 ||
+            (!force && (scope_fresh(c, scope) || scope_fresh(c, all))))
+            break;
+        /* One listing at a time per scope: the launches of a burst wait
+         * for it and share its answer (a forced look waits, then lists
+         * anew, since the running listing may predate its failed try). */
+        if (berth_strv_contains(&c->scanning, scope)) {
+            while (berth_strv_contains(&c->scanning, scope))
+                pthread_cond_wait(&c->scan_done, &c->lock);
+            if (!force) {
+                pass = -1;
+                continue;
+            }
+        }
+        berth_strv_push(&c->scanning, scope);
         pthread_mutex_unlock(&c->lock);
-        if (out[0] || fresh || pass == 1)
-            return 0;
         rc = scan(c, scope, err);
-        if (rc)
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->scanning.n; i++) {
+            if (strcmp(c->scanning.v[i], scope) == 0) {
+                free(c->scanning.v[i]);
+                c->scanning.v[i] = c->scanning.v[--c->scanning.n];
+                break;
+            }
+        }
+        pthread_cond_broadcast(&c->scan_done);
+        if (rc) {
+            pthread_mutex_unlock(&c->lock);
             return rc;
+        }
     }
+    pthread_mutex_unlock(&c->lock);
     return 0;
 }
 
@@ -746,6 +784,9 @@ static int cloudrun_create(const struct berth_exec_params *p,
     int rc;
 
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->ensure_lock, NULL);
+    pthread_cond_init(&c->scan_done, NULL);
+    berth_strv_init(&c->scanning);
     berth_strv_init(&c->jobs_ready);
     berth_map_init(&c->scanned);
     c->base.ops = &berth__exec_cloudrun;
@@ -817,6 +858,9 @@ static void cloudrun_destroy(struct berth_exec *ex)
     berth_strv_release(&c->jobs_ready);
     berth_map_release(&c->scanned);
     idx_release(&c->index);
+    berth_strv_release(&c->scanning);
+    pthread_cond_destroy(&c->scan_done);
+    pthread_mutex_destroy(&c->ensure_lock);
     pthread_mutex_destroy(&c->lock);
     free(c->project);
     free(c->region);
