@@ -6,6 +6,7 @@
  * answers. Every test ends by asking the fake whether berth sent anything
  * the real API would refuse.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -615,6 +616,47 @@ static void test_cloudrun__followed_logs_arrive_once_each(void **state)
     job_release(&j);
 }
 
+struct par {
+    struct berth_exec *ex;
+    struct job j;
+    struct berth_execution out;
+    int rc;
+};
+
+static void *par_launch(void *p)
+{
+    struct par *a = p;
+    a->rc = berth_exec_launch(a->ex, &a->j.req, &a->out, NULL);
+    return NULL;
+}
+
+static void test_cloudrun__concurrent_launches_share_setup_calls(void **state)
+{
+    struct fx *x = *state;
+    struct par a[12];
+    pthread_t t[12];
+
+    /* Twelve threads launch jobs of one new template at once: one of
+     * them looks for and creates the Cloud Run job, one lists its
+     * executions, the others wait for those answers. */
+    for (int i = 0; i < 12; i++) {
+        a[i].ex = x->ex;
+        job_init(&a[i].j, 300 + i, NULL);
+        assert_int_equal(pthread_create(&t[i], NULL, par_launch, &a[i]), 0);
+    }
+    for (int i = 0; i < 12; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].rc, 0);
+        assert_int_equal(crf_runs(&x->fake, a[i].j.name), 1);
+        job_release(&a[i].j);
+    }
+    assert_int_equal(crf_count(&x->fake, "POST", "/jobs", 200) -
+                         crf_count(&x->fake, "POST", ":run", 200),
+                     1);
+    assert_int_equal(crf_count(&x->fake, "GET", "/jobs/berth-", 404), 1);
+    assert_int_equal(crf_count(&x->fake, "GET", "/executions", 200), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +701,9 @@ int main(void)
             test_cloudrun__batch_status_answers_each_query, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cloudrun__followed_logs_arrive_once_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cloudrun__concurrent_launches_share_setup_calls, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
