@@ -270,11 +270,11 @@ static char *all_header_names(const struct bt_sigv4_req *r)
             *p = (char)tolower((unsigned char)*p);
     }
     qsort(names, r->nheaders, sizeof(*names), cmp_str);
-    for (size_t i = 0; i < r->nheaders; i++) {
+    for (size_t i = 0; i < r->nheaders; i++)
         if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
             berth_buf_printf(&b, "%s%s", b.len ? ";" : "", names[i]);
+    for (size_t i = 0; i < r->nheaders; i++)
         free(names[i]);
-    }
     free(names);
     return berth_buf_detach(&b);
 }
