@@ -39,6 +39,7 @@ struct berth_user_conf {
 };
 
 struct berth_rule_conf {
+    char *name; /* optional `name:`, unique when given; NULL when absent */
     char *condition;
     char *executor;
     char *reason; /* NULL: "Matched rule: <condition>" */

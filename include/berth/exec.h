@@ -99,6 +99,9 @@ enum {
     BERTH_EXEC_CAP_BATCH_STATUS = 1u << 0, /* status() batches well */
     BERTH_EXEC_CAP_CANCEL = 1u << 1,
     BERTH_EXEC_CAP_LOGS_FOLLOW = 1u << 2,
+    /* Every call is quick and never blocks (no network): the worker may
+     * make it on its main thread instead of handing it to a pool thread. */
+    BERTH_EXEC_CAP_INLINE = 1u << 3,
 };
 
 /* Called with each chunk of a followed log; return non-zero to stop. */
