@@ -44,6 +44,8 @@
 #define DESCRIBE_MAX  100 /* DescribeTasks takes at most 100 tasks */
 #define POOL_MAX      32
 #define RETRY_CAP_MS  20000
+/* RunTask answering with a task this much older than the call: adopted. */
+#define ADOPT_MARGIN_US (2 * BERTH_US_PER_SEC)
 
 static const struct berth_opt_spec fargate_options[] = {
     {"cluster", BERTH_OPT_STR, "ECS cluster name or ARN (default: default)"},
@@ -56,9 +58,6 @@ static const struct berth_opt_spec fargate_options[] = {
     {"log_group", BERTH_OPT_STR, "CloudWatch Logs group for awslogs"},
     {"task_definition", BERTH_OPT_STR, "use this task definition"},
     {"platform_version", BERTH_OPT_STR, "Fargate platform version"},
-    {"max_concurrent_jobs", BERTH_OPT_INT, "tasks running at once"},
-    {"launch_rate", BERTH_OPT_NUM, "RunTask calls per second"},
-    {"launch_burst", BERTH_OPT_INT, "RunTask burst size"},
     {"endpoint", BERTH_OPT_STR, "ECS API base URL"},
     {"logs_endpoint", BERTH_OPT_STR, "CloudWatch Logs API base URL"},
     {"metadata_endpoint", BERTH_OPT_STR, "instance metadata base URL"},
@@ -1168,6 +1167,7 @@ static int fargate_launch(struct berth_exec *ex, const struct berth_launch *req,
     struct tdinfo td;
     json_t *body, *resp = NULL, *task;
     const char *arn;
+    int64_t t_start;
     int rc;
 
     rc = berth__fargate_size(req->cpu_cores, req->memory_mb, &sz, err);
@@ -1177,19 +1177,16 @@ static int fargate_launch(struct berth_exec *ex, const struct berth_launch *req,
         return berth_err_set(err, BERTH_E_INVALID,
                              "name '%s' is too long for an ECS clientToken",
                              req->name);
-    /* DESIGN.md § Job lifecycle: at most one launch per attempt. A task
-     * this attempt already runs is adopted; ECS keeps stopped tasks (and
-     * the clientToken) for a while too, which RunTask's idempotency below
-     * covers. */
-    rc = list_started_by(fx, req->name, "RUNNING", out, err);
-    if (rc == 0)
-        return 0;
-    if (rc != BERTH_E_NOTFOUND)
-        return rc;
-    memset(out, 0, sizeof(*out));
-    if (err)
-        berth_err_init(err);
-
+    /*
+     * DESIGN.md § Job lifecycle: at most one launch per attempt. RunTask
+     * is idempotent by clientToken for 24 hours: a second RunTask of the
+     * same attempt (a retry after a lost answer, a restarted worker)
+     * returns the task of the first and starts nothing. Older launches are
+     * found by find() (ListTasks by startedBy), which the worker asks
+     * before it launches an orphan again. Asking ListTasks here too would
+     * double the API calls of every launch.
+     */
+    t_start = berth_now_us();
     rc = ensure_td(fx, req, &sz, &td, err);
     if (rc)
         return rc;
@@ -1243,6 +1240,11 @@ static int fargate_launch(struct berth_exec *ex, const struct berth_launch *req,
         rc = berth_err_set(err, BERTH_E_BACKEND, "task ARN too long: %s", arn);
     } else {
         snprintf(out->id, sizeof(out->id), "%s", arn);
+        /* A task created well before this call is the earlier launch's
+         * (ECS answered from its clientToken record). */
+        out->adopted =
+            epoch_us(json_object_get(task, "createdAt")) + ADOPT_MARGIN_US <
+            t_start;
     }
     json_decref(resp);
     return rc;

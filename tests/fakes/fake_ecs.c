@@ -952,7 +952,6 @@ static void op_run_task(struct reply *r, json_t *in, struct reqrec *rec)
     fp = json_dumps(fp_obj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(fp_obj);
     if (token) {
-        snprintf(rec->token, sizeof(rec->token), "%s", token);
         for (size_t i = 0; i < g.ntasks; i++) {
             struct task *o = &g.tasks[i];
             if (!o->client_token || strcmp(o->client_token, token) != 0)
@@ -1461,6 +1460,17 @@ static void api(struct MHD_Connection *c, const char *method, const char *url,
         verified = true;
     }
 
+    /* What the request names, for the record (also when an injected
+     * answer replaces the real one). */
+    in = json_loadb(cn->body.data ? cn->body.data : "", cn->body.len, 0, &jerr);
+    if (json_is_object(in)) {
+        if (jstr(in, "clientToken"))
+            snprintf(rec.token, sizeof(rec.token), "%s",
+                     jstr(in, "clientToken"));
+        if (jstr(in, "startedBy"))
+            snprintf(rec.started_by, sizeof(rec.started_by), "%s",
+                     jstr(in, "startedBy"));
+    }
     if (take_injection(rec.op, &inj)) {
         if (inj.garbage) {
             reply_text(r, 200, "<html>this is not JSON</html>", JSON_TYPE);
@@ -1474,7 +1484,6 @@ static void api(struct MHD_Connection *c, const char *method, const char *url,
         goto out;
     }
 
-    in = json_loadb(cn->body.data ? cn->body.data : "", cn->body.len, 0, &jerr);
     if (!in || !json_is_object(in)) {
         reply_error(r, 400, "SerializationException",
                     "the body is not a JSON object: %s",
@@ -1493,9 +1502,6 @@ static void api(struct MHD_Connection *c, const char *method, const char *url,
         break;
     case 4:
         op_list_tasks(r, in);
-        if (jstr(in, "startedBy"))
-            snprintf(rec.started_by, sizeof(rec.started_by), "%s",
-                     jstr(in, "startedBy"));
         break;
     case 5:
         op_register(r, in);
@@ -1704,17 +1710,16 @@ static void control(const char *method, const char *url, struct conn *cn,
         json_t *a = json_array();
         for (size_t i = 0; i < g.ntasks; i++) {
             struct task *t = &g.tasks[i];
-            json_t *o = json_pack(
-                "{s:s, s:s, s:s, s:s, s:O, s:O, s:i}", "taskArn", t->arn,
-                "taskDefinitionArn", t->td_arn, "cpu", t->cpu, "memory",
-                t->memory, "overrides", t->overrides, "tags", t->tags,
-                "runTaskCalls", t->token_calls);
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:i}", "taskArn",
+                          t->arn, "taskDefinitionArn", t->td_arn, "cpu", t->cpu,
+                          "memory", t->memory, "overrides", t->overrides,
+                          "tags", t->tags, "runTaskCalls", t->token_calls);
             if (t->client_token)
                 json_object_set_new(o, "clientToken",
                                     json_string(t->client_token));
             if (t->started_by)
-                json_object_set_new(o, "startedBy",
-                                    json_string(t->started_by));
+                json_object_set_new(o, "startedBy", json_string(t->started_by));
             json_array_append_new(a, o);
         }
         reply_json(r, 200, a);

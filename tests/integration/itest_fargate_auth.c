@@ -86,7 +86,7 @@ static void test_fargate_auth__wrong_secret_is_a_clear_auth_error(void **state)
     assert_false(err.transient);
     assert_contains(err.msg, "InvalidSignatureException");
     /* Refused at once: an auth failure is not retried. */
-    assert_int_equal(count_requests(f, "ListTasks", NULL), 1);
+    assert_int_equal(count_requests(f, "DescribeTaskDefinition", NULL), 1);
     assert_int_equal(count_requests(f, "RunTask", NULL), 0);
     berth_exec_destroy(ex);
 
