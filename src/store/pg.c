@@ -757,9 +757,10 @@ static void pg_close(struct berth_store *st)
 static int pg_open(const char *url, struct berth_store **out,
                    struct berth_err *err)
 {
-    static const char *const keys[] = {"dbname", "fallback_application_name",
-                                       NULL};
-    const char *vals[] = {url, "berth", NULL};
+    /* Defaults first: settings in the URL come later and win. */
+    static const char *const keys[] = {"connect_timeout", "dbname",
+                                       "fallback_application_name", NULL};
+    const char *vals[] = {"10", url, "berth", NULL};
     struct pg_store *ps = berth_xcalloc(1, sizeof(*ps));
     int rc;
 
