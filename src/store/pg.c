@@ -135,24 +135,27 @@ static const char *const pstmt_sql[P__COUNT] = {
     [P_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs "
                 "WHERE status IN " TERMINAL_IN " AND finished_at < $1 "
                 "ORDER BY finished_at, id LIMIT $2)",
+    /* The claims select their ids into an array (InitPlan) and update by
+     * primary key: the plan stays an index walk plus id lookups whatever
+     * the table's size, also as the generic plan PostgreSQL switches to
+     * after a few executions (a join here becomes a merge join over the
+     * whole primary key). */
     [P_CLAIM_EXPIRED] =
-        "UPDATE jobs SET owner = NULL, lease_until = 0 WHERE id IN ("
+        "UPDATE jobs SET owner = NULL, lease_until = 0 WHERE id = ANY (ARRAY("
         "SELECT id FROM jobs WHERE status = 'pending' AND owner IS NOT NULL "
-        "AND lease_until < $1 FOR UPDATE SKIP LOCKED)",
+        "AND lease_until < $1 FOR UPDATE SKIP LOCKED))",
     /* DESIGN.md § Store: priority then age, FOR UPDATE SKIP LOCKED. */
-    [P_CLAIM] = "WITH c AS (SELECT id AS cid FROM jobs "
+    [P_CLAIM] = "UPDATE jobs SET owner = $1, lease_until = $2 "
+                "WHERE id = ANY (ARRAY(SELECT id FROM jobs "
                 "WHERE status = 'pending' AND owner IS NULL "
                 "AND ready_at <= $3 ORDER BY priority DESC, id LIMIT $4 "
-                "FOR UPDATE SKIP LOCKED) "
-                "UPDATE jobs SET owner = $1, lease_until = $2 FROM c "
-                "WHERE jobs.id = c.cid RETURNING " BERTH__JOB_COLS,
+                "FOR UPDATE SKIP LOCKED)) RETURNING " BERTH__JOB_COLS,
     [P_CLAIM_ORPHANS] =
-        "WITH c AS (SELECT id AS cid FROM jobs "
+        "UPDATE jobs SET owner = $1, lease_until = $2 "
+        "WHERE id = ANY (ARRAY(SELECT id FROM jobs "
         "WHERE status IN ('launching', 'running') "
         "AND (owner IS NULL OR lease_until < $3) ORDER BY id LIMIT $4 "
-        "FOR UPDATE SKIP LOCKED) "
-        "UPDATE jobs SET owner = $1, lease_until = $2 FROM c "
-        "WHERE jobs.id = c.cid RETURNING " BERTH__JOB_COLS,
+        "FOR UPDATE SKIP LOCKED)) RETURNING " BERTH__JOB_COLS,
     [P_RENEW] = "UPDATE jobs SET lease_until = $2 WHERE owner = $1",
     [P_RELEASE] = "UPDATE jobs SET owner = NULL, lease_until = 0 "
                   "WHERE owner = $1",
@@ -1282,33 +1285,102 @@ static int pg_job_purge(struct berth_store *st, int64_t finished_before,
     return 0;
 }
 
+/*
+ * Send `ids` (with their parameters) in one pipeline: one round trip, one
+ * implicit transaction. The last statement's result goes to *out; the
+ * others must succeed. On failure nothing is returned.
+ */
+static int pg_pipeline(struct pg_store *ps, const enum pstmt *ids,
+                       struct pgp *const *params, int n, PGresult **out,
+                       const char *what, struct berth_err *err)
+{
+    PGresult *r, *last = NULL;
+    int rc = 0;
+    bool sent = true;
+
+    *out = NULL;
+    for (int i = 0; i < n; i++) {
+        if ((rc = pg_prepare(ps, ids[i], err)) != 0)
+            return rc;
+    }
+    if (!PQenterPipelineMode(ps->conn))
+        return pg_fail(ps, NULL, what, err);
+    for (int i = 0; i < n && sent; i++) {
+        char name[32];
+        const struct pgp *p = params[i];
+        pstmt_name(ids[i], name, sizeof(name));
+        sent =
+            PQsendQueryPrepared(ps->conn, name, p->n, (const char *const *)p->v,
+                                p->len, p->fmt, 0) == 1;
+    }
+    if (!sent || !PQpipelineSync(ps->conn)) {
+        rc = pg_fail(ps, NULL, what, err);
+        /* drain what was sent; the connection stays usable */
+    }
+    /* Results: per statement one result then NULL; then the sync. */
+    for (int i = 0; i < n; i++) {
+        r = PQgetResult(ps->conn);
+        if (!r)
+            break;
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK &&
+            PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = pg_fail(ps, r, what, err);
+        if (i == n - 1 && rc == 0)
+            last = r;
+        else
+            PQclear(r);
+        while ((r = PQgetResult(ps->conn)) != NULL) {
+            if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+                PQclear(r);
+                goto synced;
+            }
+            PQclear(r);
+        }
+    }
+    while ((r = PQgetResult(ps->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+synced:
+    if (!PQexitPipelineMode(ps->conn) && rc == 0)
+        rc = pg_fail(ps, NULL, what, err);
+    if (rc) {
+        PQclear(last);
+        return rc;
+    }
+    *out = last;
+    return 0;
+}
+
 static int pg_job_claim(struct berth_store *st, bool orphans, const char *owner,
                         int64_t now, int64_t lease_until, size_t max,
                         struct berth_job **out, size_t *n,
                         struct berth_err *err)
 {
     struct pg_store *ps = to_pg(st);
-    struct pgp p = {0};
+    struct pgp sweep = {0}, p = {0};
     PGresult *r;
     int rc;
 
     if ((rc = pg_ensure(ps, err)) != 0)
         return rc;
-    if (!orphans) {
-        /* Claims whose lease ran out go back to the pool first. */
-        pgp_i64(&p, 1, now);
-        rc = pg_run(ps, P_CLAIM_EXPIRED, &p, NULL, "release expired claims",
-                    err);
-        pgp_release(&p);
-        if (rc)
-            return rc;
-    }
     pgp_text(&p, 1, owner);
     pgp_i64(&p, 2, lease_until);
     pgp_i64(&p, 3, now);
     pgp_i64(&p, 4, (int64_t)max);
-    rc = pg_run(ps, orphans ? P_CLAIM_ORPHANS : P_CLAIM, &p, &r, "claim jobs",
-                err);
+    if (orphans) {
+        rc = pg_run(ps, P_CLAIM_ORPHANS, &p, &r, "claim orphaned jobs", err);
+    } else {
+        /* Claims whose lease ran out go back to the pool first; both
+         * statements travel in one round trip. */
+        const enum pstmt ids[] = {P_CLAIM_EXPIRED, P_CLAIM};
+        struct pgp *const params[] = {&sweep, &p};
+        pgp_i64(&sweep, 1, now);
+        rc = pg_pipeline(ps, ids, params, 2, &r, "claim jobs", err);
+    }
+    pgp_release(&sweep);
     pgp_release(&p);
     if (rc)
         return rc;
