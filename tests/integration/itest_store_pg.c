@@ -89,10 +89,22 @@ static void pg_drop_url(const char *url)
     free(sql);
 }
 
+static void pg_exec_sql(const char *url, const char *sql)
+{
+    admin_exec(url, sql);
+}
+
 static const struct suite_backend pg_backend = {
     .name = "postgresql",
     .new_url = pg_new_url,
     .drop_url = pg_drop_url,
+    .exec_sql = pg_exec_sql,
+    .boom_trigger_sql =
+        "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN IF NEW.reason = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; "
+        "RETURN NEW; END $$; "
+        "CREATE TRIGGER boom BEFORE INSERT ON job_events FOR EACH ROW "
+        "EXECUTE FUNCTION boom()",
 };
 
 /* Several processes open one new schema at the same time: each succeeds

@@ -31,6 +31,11 @@ struct suite_backend {
     char *(*new_url)(void);
     /* Drop what new_url created. */
     void (*drop_url)(const char *url);
+    /* Run SQL on the store behind url, outside the store API (to break
+     * it on purpose). */
+    void (*exec_sql)(const char *url, const char *sql);
+    /* SQL that makes inserting an event with reason 'boom' fail. */
+    const char *boom_trigger_sql;
 };
 
 static const struct suite_backend *backend;
@@ -1252,6 +1257,43 @@ test_store__one_batch_applies_updates_of_a_job_in_order(void **state)
     berth_host_release(&h);
 }
 
+static void test_store__failure_mid_batch_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct berth_job_update ups[3];
+    struct berth_err err;
+    struct berth_host h;
+    size_t applied = 99;
+    int64_t id;
+
+    put_host(f->st, "h", 5, 0, 0);
+    id = submit_n(f->st, 50, 0, 0, 3, T0);
+    backend->exec_sql(f->url, backend->boom_trigger_sql);
+    ups[0] = upd(id, BERTH_JOB_PENDING, BERTH_JOB_LAUNCHING);
+    place(&ups[0], "h");
+    ups[0].reason = "fine";
+    ups[1] = upd(id + 1, BERTH_JOB_PENDING, BERTH_JOB_CANCELLED);
+    ups[1].reason = "boom"; /* its event insert fails */
+    ups[2] = upd(id + 2, BERTH_JOB_PENDING, BERTH_JOB_FAILED);
+    berth_err_init(&err);
+    assert_int_not_equal(berth_store_apply(f->st, ups, 3, T0, &applied, &err),
+                         0);
+    assert_int_equal(applied, 0);
+    assert_non_null(strstr(err.msg, "boom"));
+    /* nothing of the batch is there: states, slots, events */
+    assert_int_equal(status_of(f->st, id), BERTH_JOB_PENDING);
+    assert_int_equal(status_of(f->st, id + 1), BERTH_JOB_PENDING);
+    assert_int_equal(status_of(f->st, id + 2), BERTH_JOB_PENDING);
+    assert_int_equal(count_events(f->st, id), 1);
+    h = get_host(f->st, "h");
+    assert_int_equal(h.used_jobs, 0);
+    berth_host_release(&h);
+    /* and the store still works */
+    ups[1].reason = "not boom";
+    OK(berth_store_apply(f->st, ups, 3, T0, &applied, &e_));
+    assert_int_equal(applied, 3);
+}
+
 /* ---- logs, lists, figures, purge ---------------------------------------- */
 
 static void test_store__logs_keep_bytes_and_return_latest_attempt(void **state)
@@ -1776,6 +1818,7 @@ static int run_store_suite(const struct suite_backend *b)
         STORE_TEST(test_store__explicit_retry_is_a_new_attempt),
         STORE_TEST(test_store__lost_run_is_retried_as_next_attempt_with_usage),
         STORE_TEST(test_store__one_batch_applies_updates_of_a_job_in_order),
+        STORE_TEST(test_store__failure_mid_batch_writes_nothing),
         STORE_TEST(test_store__logs_keep_bytes_and_return_latest_attempt),
         STORE_TEST(test_store__completion_carries_logs_in_the_same_apply),
         STORE_TEST(test_store__job_list_filters_and_orders),
