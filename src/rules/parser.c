@@ -155,8 +155,9 @@ static int foreign(struct parser *p, const struct tok *t)
 
     switch (t->kind) {
     case TOK_BADOP:
-        if (t->len >= 2 && s[t->len - 1] == '=' && s[0] != '<' && s[0] != '>' &&
-            s[0] != '=' && s[0] != '!') {
+        /* Augmented assignments: += -= ... <<= but not :=. */
+        if (t->len >= 2 && s[t->len - 1] == '=' &&
+            !(t->len == 2 && strchr("=<>!:", s[0]))) {
             rc = berth__rule_diag(p->diag, t->off, t->len,
                                   "invalid syntax: '%.*s' is an assignment",
                                   (int)t->len, s);
