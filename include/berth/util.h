@@ -138,6 +138,9 @@ int64_t berth_mono_us(void);
 struct berth_clock {
     int64_t (*now_us)(void *ctx);
     void *ctx;
+    /* Optional: stands in for an idle sleep of `us` microseconds (a fake
+     * clock moves its time forward instead). NULL: really wait. */
+    void (*sleep_us)(void *ctx, int64_t us);
 };
 
 int64_t berth_clock_now(const struct berth_clock *c);
