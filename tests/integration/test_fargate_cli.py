@@ -375,21 +375,25 @@ def burst(fake, d):
         return max((j - i + 1) - (burst_n + rate * (ts[j] - ts[i]))
                    for i in range(len(ts)) for j in range(i, len(ts)))
 
-    # 1. The worker's reservations keep to the bucket (a fraction of a
-    #    token of slack: the event is written a moment after the token).
+    # 1. The worker's reservations keep to the bucket. The event carries
+    #    the time its store batch was written, a main-loop turn after the
+    #    token was taken, so turns of uneven length shift a few of them:
+    #    3 tokens (150 ms at 20/s) of slack. A missing or mis-set limiter
+    #    shows excesses in the tens or hundreds here.
     ex_res = excess([reserved[r["clientToken"]] for r in runs])
-    check(ex_res <= 1.0, "reservations keep to the token bucket (worst "
+    check(ex_res <= 3.0, "reservations keep to the token bucket (worst "
           "excess %.2f launches)" % ex_res)
     # 2. So do the RunTask calls the fake received, up to how much the
     #    time from reservation to RunTask varied (pool queue, the first
     #    launch registering the task definition): a launch can only arrive
-    #    early relative to another by that spread.
+    #    early relative to another by that spread. (This slack is measured,
+    #    not chosen; check 1 is what keeps it honest.)
     lat = sorted(r["t_us"] / 1e6 - reserved[r["clientToken"]] for r in runs)
     spread = lat[-1] - lat[0]
     ex_run = excess([r["t_us"] / 1e6 for r in runs])
-    check(ex_run <= 1.0 + rate * spread,
+    check(ex_run <= 3.0 + rate * spread,
           "RunTask arrivals keep to the token bucket (worst excess %.2f "
-          "launches, allowed 1 + %.2f for a latency spread of %.0f ms)" %
+          "launches, allowed 3 + %.2f for a latency spread of %.0f ms)" %
           (ex_run, rate * spread, spread * 1000))
     times = sorted(r["t_us"] / 1e6 for r in runs)
     span = times[-1] - times[0]
