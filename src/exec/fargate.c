@@ -633,6 +633,28 @@ static void td_remember(struct fargate_exec *fx, struct tdinfo *t,
     fx->tds[fx->ntds++] = *t;
 }
 
+/* Drop arn from the cache and every alias naming it. Called with td_lock
+ * held. */
+static void td_forget(struct fargate_exec *fx, const char *arn)
+{
+    for (size_t i = 0; i < fx->families.n;) {
+        if (strcmp(fx->families.kv[i].value, arn) == 0) {
+            char *key = berth_xstrdup(fx->families.kv[i].key);
+            berth_map_del(&fx->families, key);
+            free(key);
+        } else {
+            i++;
+        }
+    }
+    for (size_t i = 0; i < fx->ntds; i++) {
+        if (strcmp(fx->tds[i].arn, arn) != 0)
+            continue;
+        tdinfo_release(&fx->tds[i]);
+        fx->tds[i] = fx->tds[--fx->ntds];
+        break;
+    }
+}
+
 /* DescribeTaskDefinition, into the cache. ref: family[:rev] or ARN. */
 static int td_describe(struct fargate_exec *fx, const char *ref,
                        struct tdinfo *out, struct berth_err *err)
@@ -1201,9 +1223,25 @@ static int fargate_launch(struct berth_exec *ex, const struct berth_launch *req,
         return rc;
     }
     body = run_task_body(fx, req, &td, &sz);
-    tdinfo_release(&td);
     rc = aws_call(fx, SVC_ECS, fx->region, "RunTask", body, &resp, err);
     json_decref(body);
+    if (rc == BERTH_E_INVALID && !fx->task_definition && err &&
+        strstr(err->msg, "is inactive")) {
+        /* Someone deregistered the revision berth cached: forget it and
+         * find or register the family's current one, once. */
+        pthread_mutex_lock(&fx->td_lock);
+        td_forget(fx, td.arn);
+        pthread_mutex_unlock(&fx->td_lock);
+        tdinfo_release(&td);
+        berth_err_init(err);
+        rc = ensure_td(fx, req, &sz, &td, err);
+        if (rc)
+            return rc;
+        body = run_task_body(fx, req, &td, &sz);
+        rc = aws_call(fx, SVC_ECS, fx->region, "RunTask", body, &resp, err);
+        json_decref(body);
+    }
+    tdinfo_release(&td);
     if (rc == BERTH_E_CONFLICT) {
         /* The same clientToken with other parameters (a changed template or
          * config): the attempt already has its task; adopt it. */

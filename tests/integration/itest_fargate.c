@@ -168,6 +168,28 @@ static void test_fargate__task_runs_to_completion_with_logs(void **state)
         json_decref(stats);
     }
     assert_int_equal(berth_exec_health(ex, &err), 0);
+
+    /* Someone deregisters the revision berth uses: the next launch finds
+     * RunTask refusing it, registers the family again and runs. */
+    {
+        json_t *defs = bt_fake_server_get(&f->srv, "/_fake/taskdefs");
+        char *body =
+            berth_xasprintf("{\"taskDefinition\": \"%s\"}",
+                            json_string_value(json_object_get(
+                                json_array_get(defs, 0), "taskDefinitionArn")));
+        assert_int_equal(ecs_call(f, "DeregisterTaskDefinition", body, NULL),
+                         200);
+        free(body);
+        json_decref(defs);
+    }
+    assert_int_equal(launch_job(ex, 10, 1, "local/busybox:latest", NULL, 512,
+                                0.25, &out, &err),
+                     0);
+    task = task_by_arn(f, out.id);
+    assert_contains(
+        json_string_value(json_object_get(task, "taskDefinitionArn")), ":2");
+    json_decref(task);
+    assert_int_equal(count_requests(f, "RunTask", "ClientException"), 1);
     berth_exec_destroy(ex);
 }
 
