@@ -58,6 +58,7 @@ void berth_http_resp_release(struct berth_http_resp *r)
 }
 
 struct xfer {
+    CURL *curl;
     const struct berth_http_req *req;
     struct berth_http_resp *resp;
     bool too_big;
@@ -69,6 +70,12 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     struct xfer *x = ud;
     size_t n = size * nmemb;
 
+    if (x->req->on_data && x->req->on_data_2xx_only) {
+        long status = 0;
+        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299)
+            goto buffer;
+    }
     if (x->req->on_data) {
         if (x->req->on_data(ptr, n, x->req->data_ctx)) {
             x->stopped = true;
@@ -76,6 +83,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
         }
         return n;
     }
+buffer:
     if (berth_buf_append(&x->resp->body, ptr, n)) {
         x->too_big = true;
         return 0;
@@ -115,7 +123,7 @@ int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
 {
     CURL *c = h->curl;
     struct curl_slist *hdrs = NULL;
-    struct xfer x = {req, resp, false, false};
+    struct xfer x = {c, req, resp, false, false};
     char curl_err[CURL_ERROR_SIZE] = "";
     CURLcode cc;
     int rc = 0;
