@@ -323,6 +323,22 @@ def adoption(fake, d):
     rc, logs, _ = b.run("logs", str(jid))
     check(logs == "survivor\n", "and its logs were collected")
 
+    # A worker restarted with the same --id takes its jobs back at once.
+    jid = b.submit("--image", "local/app:1", "--memory", "9000", "--env",
+                   "FAKE_DURATION_MS=4000")
+    w = b.spawn("worker", "--id", "w-same", "--lease", "60s",
+                "--poll-interval", "200ms")
+    b.wait_status(jid, ("running",))
+    w.send_signal(signal.SIGKILL)
+    w.wait()
+    rc, out, err = b.run("worker", "--once", "--id", "w-same", timeout=120)
+    j = b.job(jid)
+    tok = "berth-%d-1" % jid
+    check(rc == 0 and j["status"] == "completed" and "adopted=1" in err,
+          "restarted with the same id, the worker adopts the running task")
+    check(fake.get("/_fake/stats")["tasks_per_token"].get(tok) == 1,
+          "one task for that attempt too")
+
 
 def burst(fake, d):
     rate, burst_n, n = 20.0, 50, 500
