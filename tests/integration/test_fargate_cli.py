@@ -238,6 +238,11 @@ def lifecycle(fake, d):
     stops = requests(fake, "StopTask")
     check(len(stops) == 1, "the timeout sent one StopTask")
 
+    rc, out, err = b.run("cleanup", "--dry-run")
+    check(rc == 0 and ("berth-%d-1" % big) in out and
+          "would be removed" in out,
+          "berth cleanup --dry-run lists the finished fargate tasks")
+
 
 def cancel_and_throttle(fake, d):
     b = Berth(d, config_text(fake))
