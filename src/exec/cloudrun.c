@@ -70,6 +70,13 @@ static const struct berth_opt_spec cloudrun_options[] = {
     {"region", BERTH_OPT_STR, "Cloud Run region, e.g. us-central1"},
     {"service_account", BERTH_OPT_STR,
      "service account the jobs run as (default: the project's default)"},
+    {"vpc_connector", BERTH_OPT_STR,
+     "Serverless VPC Access connector for the jobs' egress "
+     "(projects/P/locations/R/connectors/NAME)"},
+    {"vpc_network", BERTH_OPT_STR, "Direct VPC egress: the VPC network"},
+    {"vpc_subnetwork", BERTH_OPT_STR, "Direct VPC egress: the subnetwork"},
+    {"vpc_egress", BERTH_OPT_STR,
+     "what goes through the VPC: all-traffic or private-ranges-only"},
     {"credentials_file", BERTH_OPT_STR,
      "service account key file (default: $GOOGLE_OAUTH_ACCESS_TOKEN, "
      "$GOOGLE_APPLICATION_CREDENTIALS, then the metadata server)"},
@@ -211,6 +218,8 @@ struct cr_exec {
     char *project;
     char *region;
     char *service_account;
+    char *vpc_connector, *vpc_network, *vpc_subnetwork, *vpc_egress;
+    struct berth_cr_jobconf jobconf; /* points at the strings above */
     char *endpoint;
     char *logging_endpoint;
     char *parent; /* projects/P/locations/R */
@@ -571,8 +580,7 @@ static int ensure_job(struct cr_exec *c, const struct berth_launch *req,
     bool locked = false;
     int rc;
 
-    rc = berth__cloudrun_job_spec(req, c->service_account, id, sizeof(id),
-                                  &spec, err);
+    rc = berth__cloudrun_job_spec(req, &c->jobconf, id, sizeof(id), &spec, err);
     if (rc)
         return rc;
     snprintf(job, size, "%s/jobs/%s", c->parent, id);
@@ -824,6 +832,19 @@ static int cloudrun_create(const struct berth_exec_params *p,
     c->region = berth_xstrdup(region);
     c->service_account =
         berth_xstrdup(berth_opts_str(o, "service_account", NULL));
+    c->vpc_connector = berth_xstrdup(berth_opts_str(o, "vpc_connector", NULL));
+    c->vpc_network = berth_xstrdup(berth_opts_str(o, "vpc_network", NULL));
+    c->vpc_subnetwork =
+        berth_xstrdup(berth_opts_str(o, "vpc_subnetwork", NULL));
+    c->vpc_egress = berth_xstrdup(berth_opts_str(o, "vpc_egress", NULL));
+    c->jobconf.service_account = c->service_account;
+    c->jobconf.vpc_connector = c->vpc_connector;
+    c->jobconf.vpc_network = c->vpc_network;
+    c->jobconf.vpc_subnetwork = c->vpc_subnetwork;
+    c->jobconf.vpc_egress = c->vpc_egress;
+    rc = berth__cloudrun_jobconf_check(&c->jobconf, err);
+    if (rc)
+        goto fail;
     c->endpoint = strip_slash(berth_opts_str(o, "endpoint", DEFAULT_ENDPOINT));
     c->logging_endpoint = strip_slash(
         berth_opts_str(o, "logging_endpoint", DEFAULT_LOGGING_ENDPOINT));
@@ -865,6 +886,10 @@ static void cloudrun_destroy(struct berth_exec *ex)
     free(c->project);
     free(c->region);
     free(c->service_account);
+    free(c->vpc_connector);
+    free(c->vpc_network);
+    free(c->vpc_subnetwork);
+    free(c->vpc_egress);
     free(c->endpoint);
     free(c->logging_endpoint);
     free(c->parent);
