@@ -657,6 +657,28 @@ static void test_cloudrun__concurrent_launches_share_setup_calls(void **state)
     assert_int_equal(crf_count(&x->fake, "GET", "/executions", 200), 1);
 }
 
+static void test_cloudrun__vpc_and_service_account_reach_the_job(void **state)
+{
+    struct fx *x = *state;
+    struct berth_exec *ex;
+    struct job j;
+    struct berth_execution out;
+    struct berth_exec_status st;
+
+    berth_opts_set_str(&x->opts, "service_account",
+                       "runner@" CRF_PROJECT ".iam.gserviceaccount.com");
+    berth_opts_set_str(&x->opts, "vpc_network", "default");
+    berth_opts_set_str(&x->opts, "vpc_subnetwork", "jobs");
+    berth_opts_set_str(&x->opts, "vpc_egress", "private-ranges-only");
+    ex = crf_exec(&x->opts, NULL);
+    job_init(&j, 170, NULL);
+    launch_ok(ex, &j, &out);
+    crf_wait_done(ex, out.id, &st);
+    assert_int_equal(st.exit_code, 0);
+    berth_exec_destroy(ex);
+    job_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +725,9 @@ int main(void)
             test_cloudrun__followed_logs_arrive_once_each, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_cloudrun__concurrent_launches_share_setup_calls, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cloudrun__vpc_and_service_account_reach_the_job, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
