@@ -243,6 +243,10 @@ struct cr_exec {
     struct berth_map scanned;   /* scan parent -> mono us of its last listing */
     struct berth_strv scanning; /* scan parents being listed right now */
     uint64_t rng;
+    /* launch_rate/launch_burst applied where jobs.run leaves the process
+     * (see pace()); rate 0 = none. */
+    double rate, burst, tokens;
+    int64_t tokens_at; /* mono us */
 };
 
 static struct cr_exec *to_cr(struct berth_exec *ex)
@@ -850,6 +854,12 @@ static int cloudrun_create(const struct berth_exec_params *p,
         berth_opts_str(o, "logging_endpoint", DEFAULT_LOGGING_ENDPOINT));
     c->parent =
         berth_xasprintf("projects/%s/locations/%s", c->project, c->region);
+    c->rate = berth_opts_num(o, "launch_rate", 0);
+    c->burst = berth_opts_num(o, "launch_burst", c->rate < 1 ? 1 : c->rate);
+    if (c->burst < 1)
+        c->burst = 1;
+    c->tokens = c->burst;
+    c->tokens_at = berth_mono_us();
     if ((rc = opt_int(o, "max_retries", 5, 0, 20, &v, err)))
         goto fail;
     c->max_retries = (int)v;
@@ -910,6 +920,37 @@ static int cloudrun_health(struct berth_exec *ex, struct berth_err *err)
     return rc;
 }
 
+/*
+ * The worker takes a launch token per job before it hands the launch to a
+ * pool thread; when those threads fall behind (a slow store write, a busy
+ * pool), launches queue and could then reach Cloud Run closer together
+ * than the bucket allows. So the same bucket (launch_rate, launch_burst)
+ * is applied again here, right before jobs.run is sent: it seldom waits,
+ * but it holds the promise at the wire. One bucket per instance (host).
+ */
+static void pace(struct cr_exec *c)
+{
+    if (c->rate <= 0)
+        return;
+    for (;;) {
+        int64_t now, wait_us;
+        pthread_mutex_lock(&c->lock);
+        now = berth_mono_us();
+        c->tokens += (double)(now - c->tokens_at) / 1e6 * c->rate;
+        if (c->tokens > c->burst)
+            c->tokens = c->burst;
+        c->tokens_at = now;
+        if (c->tokens >= 1.0) {
+            c->tokens -= 1.0;
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        wait_us = (int64_t)((1.0 - c->tokens) / c->rate * 1e6) + 1;
+        pthread_mutex_unlock(&c->lock);
+        sleep_ms(wait_us / 1000 + 1);
+    }
+}
+
 /* Start an execution of job; name gets the Execution's full name. */
 static int run(struct cr_exec *c, const char *job,
                const struct berth_launch *req, char *name, size_t size,
@@ -925,6 +966,7 @@ static int run(struct cr_exec *c, const char *job,
              strrchr(job, '/') + 1, req->name);
     url = berth_xasprintf("%s/v2/%s:run", c->endpoint, job);
     /* Not retried here: launch() looks for what a failed try started. */
+    pace(c);
     rc = cr_call(c, "POST", url, body, what, 0, &op, err);
     free(url);
     json_decref(body);

@@ -163,7 +163,7 @@ int berth__cloudrun_job_spec(const struct berth_launch *req,
     char cpu[16], mem[24], base[128], sl[32], hash[11];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    json_t *container, *task, *exec, *j;
+    json_t *container, *task, *exec, *j, *vpc;
     char *canon;
     int rc;
 
@@ -192,8 +192,9 @@ int berth__cloudrun_job_spec(const struct berth_launch *req,
     if (set(jc->service_account))
         json_object_set_new(task, "serviceAccount",
                             json_string(jc->service_account));
-    if (vpc_access(jc))
-        json_object_set_new(task, "vpcAccess", vpc_access(jc));
+    vpc = vpc_access(jc);
+    if (vpc)
+        json_object_set_new(task, "vpcAccess", vpc);
     exec = json_pack("{s:i, s:i, s:o}", "taskCount", 1, "parallelism", 1,
                      "template", task);
     j = json_pack("{s:s, s:o}", "client", "berth", "template", exec);
