@@ -105,7 +105,7 @@ static void print_explain(const struct berth_job *job,
             else
                 printf("; not available: %s", s->why);
         }
-        if (s->note)
+        if (s->note && s->matched && !s->eval_error)
             printf("; %s", s->note);
         printf("\n");
     }

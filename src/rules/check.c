@@ -253,6 +253,21 @@ static const char *src(const struct checker *c, uint32_t off)
 
 static int check(struct checker *c, int32_t i);
 
+/* The method of that name whose receiver type is in t, or -1. */
+static int find_method(unsigned t, const char *name, size_t len)
+{
+    for (int m = 0; m < M_COUNT; m++)
+        if ((berth__rule_methods[m].recv & t) &&
+            eqn(name, len, berth__rule_methods[m].name))
+            return m;
+    return -1;
+}
+
+static int any_method(const char *name, size_t len)
+{
+    return find_method(~0u, name, len);
+}
+
 static int unknown_name(struct checker *c, const struct node *n)
 {
     const char *name = src(c, n->ooff);
@@ -296,6 +311,17 @@ static int unknown_name(struct checker *c, const struct node *n)
         berth__rule_hint(c->diag, "did you mean %s?", paths);
         return rc;
     }
+    {
+        /* A method called like a function: lower(x). */
+        int m = any_method(name, len);
+        if (m >= 0 && m != M_FILTER) {
+            berth__rule_hint(c->diag, "%s() is a %s method: x.%s(...)",
+                             berth__rule_methods[m].name,
+                             berth__rule_type_name(berth__rule_methods[m].recv),
+                             berth__rule_methods[m].name);
+            return rc;
+        }
+    }
     for (int f = 0; f < F_COUNT; f++)
         if (!berth__rule_fields[f].owner)
             consider(&s, name, len, berth__rule_fields[f].name);
@@ -303,12 +329,33 @@ static int unknown_name(struct checker *c, const struct node *n)
     consider(&s, name, len, "True");
     consider(&s, name, len, "False");
     consider(&s, name, len, "None");
-    if (s.best)
+    if (s.best) {
         berth__rule_hint(c->diag, "did you mean '%s'?", s.best);
-    else
+        return rc;
+    }
+    /* A misspelt attribute used as a name: `nmae` for `template.name`. */
+    for (int f = 0; f < F_COUNT; f++)
+        if (berth__rule_fields[f].owner)
+            consider(&s, name, len, berth__rule_fields[f].name);
+    if (s.best) {
+        count = 0;
+        plen = 0;
+        for (int f = 0; f < F_COUNT; f++) {
+            const struct field_info *fi = &berth__rule_fields[f];
+            if (!fi->owner || strcmp(fi->name, s.best) != 0)
+                continue;
+            plen += (size_t)snprintf(
+                paths + plen, plen < sizeof(paths) ? sizeof(paths) - plen : 0,
+                "%s'%s.%s'", count ? " or " : "",
+                berth__rule_type_name(fi->owner), fi->name);
+            count++;
+        }
+        berth__rule_hint(c->diag, "did you mean %s?", paths);
+    } else {
         berth__rule_hint(c->diag, "names are job, template, user, "
                                   "memory_mb, cpu_cores, timeout_seconds, "
                                   "labels, hour, weekday");
+    }
     return rc;
 }
 
@@ -332,21 +379,6 @@ static int check_name(struct checker *c, int32_t i)
         return rc;
     }
     return unknown_name(c, n);
-}
-
-/* The method of that name whose receiver type is in t, or -1. */
-static int find_method(unsigned t, const char *name, size_t len)
-{
-    for (int m = 0; m < M_COUNT; m++)
-        if ((berth__rule_methods[m].recv & t) &&
-            eqn(name, len, berth__rule_methods[m].name))
-            return m;
-    return -1;
-}
-
-static int any_method(const char *name, size_t len)
-{
-    return find_method(~0u, name, len);
 }
 
 /* Field ids of attribute `name` on each object type in t. */
@@ -398,6 +430,11 @@ static int unknown_attr(struct checker *c, const struct node *n, unsigned t)
             if (!berth__rule_fields[f].owner)
                 consider(&s, name, n->olen, berth__rule_fields[f].name);
         top = s.best != NULL;
+    }
+    if (!s.best && (t & T_MAP) && !(t & ~(unsigned)(T_MAP | T_NONE))) {
+        berth__rule_hint(c->diag, "labels support [key], get(key), 'key' in "
+                                  "labels and len()");
+        return rc;
     }
     if (s.best && top)
         berth__rule_hint(c->diag,

@@ -38,10 +38,14 @@ static bool is_cont(char c)
     return ((unsigned char)c & 0xc0) == 0x80;
 }
 
-void berth_rule_diag_format(const struct berth_rule_diag *d, const char *text,
-                            size_t text_len, const char *file, int line,
-                            int col, berth_rule_col_fn col_map, void *map_ctx,
-                            struct berth_buf *out)
+/*
+ * Both entry points: the position is either derived from where the text
+ * starts (line, col, optional col_map) or asked of pos().
+ */
+static void format(const struct berth_rule_diag *d, const char *text,
+                   size_t text_len, const char *file, int line, int col,
+                   berth_rule_col_fn col_map, void *map_ctx,
+                   berth_rule_pos_fn pos, void *pos_ctx, struct berth_buf *out)
 {
     size_t off = d->offset > text_len ? text_len : d->offset;
     size_t ls = 0, le, end;
@@ -59,7 +63,9 @@ void berth_rule_diag_format(const struct berth_rule_diag *d, const char *text,
     while (le < text_len && text[le] != '\n' && text[le] != '\r')
         le++;
 
-    if (col_map) {
+    if (pos) {
+        pos(off, &lno, &c, pos_ctx);
+    } else if (col_map) {
         c = col_map(off, map_ctx);
     } else {
         c = lno == line ? col : 1;
@@ -96,4 +102,21 @@ void berth_rule_diag_format(const struct berth_rule_diag *d, const char *text,
     berth_buf_puts(out, "\n");
     if (d->hint[0])
         berth_buf_printf(out, "    hint: %s\n", d->hint);
+}
+
+void berth_rule_diag_format(const struct berth_rule_diag *d, const char *text,
+                            size_t text_len, const char *file, int line,
+                            int col, berth_rule_col_fn col_map, void *map_ctx,
+                            struct berth_buf *out)
+{
+    format(d, text, text_len, file, line, col, col_map, map_ctx, NULL, NULL,
+           out);
+}
+
+void berth_rule_diag_format_pos(const struct berth_rule_diag *d,
+                                const char *text, size_t text_len,
+                                const char *file, berth_rule_pos_fn pos,
+                                void *pos_ctx, struct berth_buf *out)
+{
+    format(d, text, text_len, file, 1, 1, NULL, NULL, pos, pos_ctx, out);
 }

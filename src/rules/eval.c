@@ -413,7 +413,7 @@ static int slice_bound(struct frame *f, const struct val *b, int64_t n,
 static int slice_val(struct frame *f, struct val *a, const struct val *lo,
                      const struct val *hi)
 {
-    int64_t n, s, e;
+    int64_t n, s = 0, e = 0;
     int rc;
 
     if (a->t != V_STR && a->t != V_LIST && a->t != V_STRV && a->t != V_GROUPS)

@@ -155,8 +155,9 @@ static int foreign(struct parser *p, const struct tok *t)
 
     switch (t->kind) {
     case TOK_BADOP:
-        if (t->len >= 2 && s[t->len - 1] == '=' && s[0] != '<' && s[0] != '>' &&
-            s[0] != '=' && s[0] != '!') {
+        /* Augmented assignments: += -= ... <<= but not :=. */
+        if (t->len >= 2 && s[t->len - 1] == '=' &&
+            !(t->len == 2 && strchr("=<>!:", s[0]))) {
             rc = berth__rule_diag(p->diag, t->off, t->len,
                                   "invalid syntax: '%.*s' is an assignment",
                                   (int)t->len, s);
@@ -464,7 +465,7 @@ static int parse_primary(struct parser *p, int32_t *out)
     /* Postfix forms. */
     for (;;) {
         const struct tok *u = cur(p);
-        int32_t m;
+        int32_t m = -1;
         if (u->kind == TOK_DOT) {
             const struct tok *name = peek(p, 1);
             if (name->kind != TOK_NAME) {
@@ -634,7 +635,7 @@ static int parse_boolop(struct parser *p, int32_t left, enum tok_kind kind,
 static int parse_expr(struct parser *p, int min_bp, int32_t *out)
 {
     const struct tok *t = cur(p);
-    int32_t left;
+    int32_t left = -1;
     int rc = 0;
 
     if (++p->depth > BERTH_RULE_MAX_DEPTH) {

@@ -251,7 +251,7 @@ static int run(struct sqlite_store *ss, sqlite3_stmt *s, const char *what,
 static int run_id(struct sqlite_store *ss, enum stmt_id id, const char *what,
                   struct berth_err *err)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = stmt(ss, id, &s, err);
     return rc ? rc : run(ss, s, what, err);
 }
@@ -411,7 +411,7 @@ static int exec_sql(struct sqlite_store *ss, const char *sql, const char *what,
 static int read_version(struct sqlite_store *ss, int *out,
                         struct berth_err *err)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = stmt(ss, S_VERSION, &s, err);
     if (rc)
         return rc;
@@ -590,7 +590,7 @@ static int sqlite_meta_get(struct berth_store *st, const char *key, char **out,
                            struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_META_GET, &s, err)) != 0)
@@ -615,7 +615,7 @@ static int sqlite_meta_set(struct berth_store *st, const char *key,
                            const char *value, struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_META_SET, &s, err)) != 0)
@@ -637,7 +637,7 @@ static int sqlite_template_put(struct berth_store *st,
     struct sqlite_store *ss = to_sqlite(st);
     struct berth__binder bd;
     struct sq_bind sb;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_TPL_PUT, &s, err)) != 0)
@@ -657,7 +657,7 @@ static int sqlite_template_get(struct berth_store *st, const char *name,
 {
     struct sqlite_store *ss = to_sqlite(st);
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_TPL_GET, &s, err)) != 0)
@@ -687,7 +687,7 @@ static int sqlite_template_list(struct berth_store *st,
     struct berth_template *v = NULL;
     size_t cap = 0, k = 0;
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_TPL_LIST, &s, err)) != 0)
@@ -720,7 +720,7 @@ static int sqlite_template_delete(struct berth_store *st, const char *name,
                                   struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_TPL_DEL, &s, err)) != 0)
@@ -745,7 +745,7 @@ static int sqlite_host_put(struct berth_store *st, const struct berth_host *h,
     struct sqlite_store *ss = to_sqlite(st);
     struct berth__binder bd;
     struct sq_bind sb;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_HOST_PUT, &s, err)) != 0)
@@ -765,7 +765,7 @@ static int sqlite_host_get(struct berth_store *st, const char *name,
 {
     struct sqlite_store *ss = to_sqlite(st);
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_HOST_GET, &s, err)) != 0)
@@ -794,7 +794,7 @@ static int sqlite_host_list(struct berth_store *st, struct berth_host **out,
     struct berth_host *v = NULL;
     size_t cap = 0, k = 0;
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_HOST_LIST, &s, err)) != 0)
@@ -823,7 +823,7 @@ static int sqlite_host_delete(struct berth_store *st, const char *name,
                               struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int64_t active = 0;
     int rc;
 
@@ -872,7 +872,7 @@ static int sqlite_host_set_enabled(struct berth_store *st, const char *name,
                                    bool enabled, struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_HOST_ENABLE, &s, err)) != 0)
@@ -897,7 +897,7 @@ static int insert_event(struct sqlite_store *ss, int64_t job_id, int64_t at,
                         int attempt, const char *executor, const char *host,
                         const char *reason, struct berth_err *err)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     struct berth__binder bd;
     struct sq_bind sb;
     int rc;
@@ -984,7 +984,7 @@ static int sqlite_job_get(struct berth_store *st, int64_t id,
 {
     struct sqlite_store *ss = to_sqlite(st);
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_JOB_GET, &s, err)) != 0)
@@ -1071,6 +1071,8 @@ static int sqlite_job_list(struct berth_store *st,
         berth_buf_printf(&q, " AND owner = ?%d", nargs + 1);
         args[nargs++] = f->owner;
     }
+    if (f->with_start_deadline)
+        berth_buf_puts(&q, " AND start_deadline > 0");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0)
         berth_buf_printf(&q, " LIMIT %zu", f->limit);
@@ -1097,7 +1099,7 @@ static int sqlite_job_events(struct berth_store *st, int64_t job_id,
     struct berth_job_event *v = NULL;
     size_t cap = 0, k = 0;
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_EVENTS, &s, err)) != 0)
@@ -1136,7 +1138,7 @@ static int sqlite_job_purge(struct berth_store *st, int64_t finished_before,
                             size_t max, size_t *purged, struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = begin(ss, true, err)) != 0)
@@ -1163,7 +1165,7 @@ static int sqlite_job_claim(struct berth_store *st, bool orphans,
                             struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = begin(ss, true, err)) != 0)
@@ -1198,7 +1200,7 @@ static int lease_op(struct berth_store *st, enum stmt_id id, const char *owner,
                     int64_t lease_until, struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, id, &s, err)) != 0)
@@ -1229,7 +1231,7 @@ static int load_rows(struct sqlite_store *ss, struct berth__apply *a,
                      struct berth_err *err)
 {
     struct berth__row r;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_ROW_LOAD, &s, err)) != 0)
@@ -1284,7 +1286,7 @@ static int write_back(struct sqlite_store *ss, struct berth__apply *a,
 {
     struct berth__binder bd;
     struct sq_bind sb;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_ROW_WRITE, &s, err)) != 0)
@@ -1380,7 +1382,7 @@ static int sqlite_logs_put(struct berth_store *st, int64_t job_id, int attempt,
                            struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if (logs->out_len > INT32_MAX || logs->err_len > INT32_MAX)
@@ -1435,7 +1437,7 @@ static int sqlite_logs_get(struct berth_store *st, int64_t job_id,
                            struct berth_job_logs *out, struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, S_LOGS_GET, &s, err)) != 0)
@@ -1463,7 +1465,7 @@ out:
 static int count1(struct sqlite_store *ss, enum stmt_id id, int64_t arg,
                   int64_t *out, struct berth_err *err)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     if ((rc = stmt(ss, id, &s, err)) != 0)
@@ -1488,7 +1490,7 @@ static int sqlite_stats(struct berth_store *st, int64_t now,
                         struct berth_store_stats *out, struct berth_err *err)
 {
     struct sqlite_store *ss = to_sqlite(st);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc;
 
     /* One read transaction: the figures come from one snapshot. */
