@@ -23,6 +23,7 @@ API would refuse."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +42,7 @@ if not os.path.exists(FAKE):
     sys.exit(77)
 
 TOKEN = "ya29.worker-test-token"
+DIRS = []
 PROJECT = "proj-w"
 REGION = "us-central1"
 FAILS = []
@@ -183,6 +185,7 @@ class Berth:
 
 def scenario(name):
     d = tempfile.mkdtemp(prefix="berth-crw-%s-" % name)
+    DIRS.append(d)
     print("--- %s (%s)" % (name, d))
     return d
 
@@ -431,8 +434,10 @@ def main():
     test_restart_same_id_adopts()
     test_burst_respects_bucket()
     if FAILS:
-        print("%d check(s) failed" % len(FAILS))
+        print("%d check(s) failed (directories kept)" % len(FAILS))
         sys.exit(1)
+    for d in DIRS:
+        shutil.rmtree(d, ignore_errors=True)
     print("all checks passed")
 
 
