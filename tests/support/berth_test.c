@@ -117,8 +117,8 @@ int bt_run(char *const argv[], const char *stdin_text, struct berth_buf *out,
                 if (!fds[k].revents)
                     continue;
                 if (fds[k].fd == pin[1]) {
-                    ssize_t w = write(pin[1], stdin_text + in_off,
-                                      in_len - in_off);
+                    ssize_t w =
+                        write(pin[1], stdin_text + in_off, in_len - in_off);
                     if (w > 0)
                         in_off += (size_t)w;
                     if (w <= 0 || in_off == in_len) {
@@ -189,8 +189,8 @@ char *bt_pg_fresh(const char *admin_url, char **name)
 
 void bt_pg_drop(const char *admin_url, const char *name)
 {
-    char *sql = berth_xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)",
-                                name);
+    char *sql =
+        berth_xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     pg_exec(admin_url, sql);
     free(sql);
 }

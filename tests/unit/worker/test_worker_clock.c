@@ -65,10 +65,10 @@ static struct fx *fx_new(const char *yaml)
     assert_int_equal(berth_store_open("sqlite::memory:", &f->st, &err), 0);
     assert_int_equal(berth_config_hosts(f->cfg, &hosts, &nh, &err), 0);
     for (size_t i = 0; i < nh; i++)
-        assert_int_equal(berth_store_host_put(f->st, &hosts[i], true, &err),
-                         0);
+        assert_int_equal(berth_store_host_put(f->st, &hosts[i], true, &err), 0);
     berth_store_hosts_free(hosts, nh);
-    if (!getenv("BT_VERBOSE")) berth_log_set_sink(quiet, NULL);
+    if (!getenv("BT_VERBOSE"))
+        berth_log_set_sink(quiet, NULL);
     return f;
 }
 
@@ -92,8 +92,7 @@ static int64_t submit(struct fx *f, const char *label_k, const char *label_v,
     j.retry_strategy = rs;
     if (label_k)
         berth_map_set(&j.labels, label_k, label_v);
-    assert_int_equal(berth_store_job_submit(f->st, &j, 1, f->ac.now, &id,
-                                            &err),
+    assert_int_equal(berth_store_job_submit(f->st, &j, 1, f->ac.now, &id, &err),
                      0);
     berth_job_release(&j);
     return id;
@@ -134,8 +133,8 @@ static void test_worker_clock__backoff_waits_in_fake_time(void **state)
     berth_job_release(&j);
     assert_int_equal(berth_store_job_events(f->st, id, &ev, &n, &err), 0);
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].from == BERTH_JOB_LAUNCHING && ev[i].to == BERTH_JOB_PENDING &&
-            nb < 2)
+        if (ev[i].from == BERTH_JOB_LAUNCHING &&
+            ev[i].to == BERTH_JOB_PENDING && nb < 2)
             back[nb++] = ev[i].at;
         if (ev[i].from == BERTH_JOB_PENDING &&
             ev[i].to == BERTH_JOB_LAUNCHING && nb > na && na < 2)
@@ -165,8 +164,7 @@ static void test_worker_clock__timeout_kills_in_fake_time(void **state)
     berth_job_init(&j);
     j.image = berth_xstrdup("img");
     j.timeout_seconds = 5;
-    assert_int_equal(berth_store_job_submit(f->st, &j, 1, f->ac.now, &id,
-                                            &err),
+    assert_int_equal(berth_store_job_submit(f->st, &j, 1, f->ac.now, &id, &err),
                      0);
     berth_job_release(&j);
     run_once(f);
@@ -193,8 +191,7 @@ static void test_worker_clock__exponential_jitter_stays_in_bounds(void **s)
     int seen = 0;
     (void)s;
 
-    id = submit(f, "mock.fail_launch", "transient", 4,
-                BERTH_RETRY_EXPONENTIAL);
+    id = submit(f, "mock.fail_launch", "transient", 4, BERTH_RETRY_EXPONENTIAL);
     run_once(f);
     assert_int_equal(berth_store_job_events(f->st, id, &ev, &n, &err), 0);
     for (size_t i = 0; i < n; i++) {
