@@ -46,7 +46,7 @@ struct berth_rule_conf {
     int priority; /* ascending; ties keep file order */
     size_t index; /* position in the file, 0-based */
     struct berth_rule *compiled; /* owned */
-    int line, col; /* of the condition scalar */
+    int line, col; /* where the condition text starts (inside quotes) */
 };
 
 struct berth_config {

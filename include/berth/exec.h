@@ -99,9 +99,25 @@ enum {
     BERTH_EXEC_CAP_BATCH_STATUS = 1u << 0, /* status() batches well */
     BERTH_EXEC_CAP_CANCEL = 1u << 1,
     BERTH_EXEC_CAP_LOGS_FOLLOW = 1u << 2,
+    BERTH_EXEC_CAP_WAIT = 1u << 3, /* wait() blocks cheaply until the end */
+    BERTH_EXEC_CAP_LIST = 1u << 4, /* list() finds berth's leftovers */
     /* Every call is quick and never blocks (no network): the worker may
      * make it on its main thread instead of handing it to a pool thread. */
-    BERTH_EXEC_CAP_INLINE = 1u << 3,
+    BERTH_EXEC_CAP_INLINE = 1u << 5,
+};
+
+/*
+ * One backend object that carries berth's labels, as list() finds it (for
+ * `berth cleanup`): the job and attempt it was launched for, and what the
+ * backend says of it now.
+ */
+struct berth_exec_object {
+    char id[BERTH_EXEC_ID_MAX]; /* execution id, usable with remove() */
+    char name[128];             /* the backend's name for it, may be "" */
+    int64_t job_id;             /* -1 when its label is unreadable */
+    int attempt;                /* -1 when its label is unreadable */
+    enum berth_exec_state state;
+    int64_t created_at; /* us; 0 unknown */
 };
 
 /* Called with each chunk of a followed log; return non-zero to stop. */
@@ -147,6 +163,24 @@ struct berth_exec_ops {
     /* Remove what is left of a finished execution. */
     int (*cleanup)(struct berth_exec *ex, const char *execution_id,
                    struct berth_err *err);
+
+    /* ---- optional slots (NULL: BERTH_E_UNSUPPORTED from the dispatcher) */
+
+    /* Block until the execution q->execution_id is no longer running, or
+     * timeout_ms passed, then fill q exactly as status() does (so q->state
+     * tells which). Cheaper and quicker to notice an exit than polling. */
+    int (*wait)(struct berth_exec *ex, struct berth_exec_status *q,
+                int64_t timeout_ms, struct berth_err *err);
+    /* Every backend object on this host that carries berth's labels (and,
+     * where the backend has one, this deployment's namespace), in any
+     * state. *out is an array of *n entries; caller frees it with free(). */
+    int (*list)(struct berth_exec *ex, struct berth_exec_object **out,
+                size_t *n, struct berth_err *err);
+    /* Remove the object now, whatever "keep after harvest" settings say
+     * (`berth cleanup`); stops it first if it still runs. Gone already is
+     * success. */
+    int (*remove)(struct berth_exec *ex, const char *execution_id,
+                  struct berth_err *err);
 };
 
 /* Registry: NULL when the type is unknown. */
@@ -181,5 +215,13 @@ int berth_exec_cancel(struct berth_exec *ex, const char *execution_id,
                       int grace_seconds, struct berth_err *err);
 int berth_exec_cleanup(struct berth_exec *ex, const char *execution_id,
                        struct berth_err *err);
+/* Optional slots: BERTH_E_UNSUPPORTED when the backend lacks them. */
+int berth_exec_wait(struct berth_exec *ex, struct berth_exec_status *q,
+                    int64_t timeout_ms, struct berth_err *err);
+/* *out: caller frees with free(); NULL and 0 on failure. */
+int berth_exec_list(struct berth_exec *ex, struct berth_exec_object **out,
+                    size_t *n, struct berth_err *err);
+int berth_exec_remove(struct berth_exec *ex, const char *execution_id,
+                      struct berth_err *err);
 
 #endif

@@ -58,6 +58,9 @@ struct ynode {
      * decided by the schema slot it fills. Quoted scalars and `!!str` ones
      * are always strings. */
     bool plain;
+    /* A mapping key that repeats an earlier key of its mapping (reported
+     * while parsing): sections skip its entry and keep the first. */
+    bool dup;
     char *text; /* scalars: the value, NUL-terminated (no NUL inside) */
     size_t len;
     /* Lists: the items. Mappings: key, value, key, value, ... (keys are

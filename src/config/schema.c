@@ -375,24 +375,24 @@ static bool opt_other(struct cfg_ctx *x, const struct ynode *k,
     return foreign_opt(x, k, path, oc);
 }
 
-/* Option names of a backend plus the common ones, NULL-terminated; caller
- * frees the array. */
+/* Option names of a backend plus the common ones (each once),
+ * NULL-terminated; caller frees the array. */
 static const char **opt_names(const struct berth_opt_spec *common,
                               const struct berth_exec_ops *ops)
 {
+    const struct berth_opt_spec *own = ops ? ops->options : NULL;
     size_t n = 0, k = 0;
     const char **v;
     for (const struct berth_opt_spec *s = common; s->name; s++)
         n++;
-    for (const struct berth_opt_spec *s = ops ? ops->options : NULL;
-         s && s->name; s++)
+    for (const struct berth_opt_spec *s = own; s && s->name; s++)
         n++;
     v = berth_xcalloc(n + 1, sizeof(*v));
     for (const struct berth_opt_spec *s = common; s->name; s++)
         v[k++] = s->name;
-    for (const struct berth_opt_spec *s = ops ? ops->options : NULL;
-         s && s->name; s++)
-        v[k++] = s->name;
+    for (const struct berth_opt_spec *s = own; s && s->name; s++)
+        if (!berth_opt_spec_find(common, s->name))
+            v[k++] = s->name;
     return v;
 }
 
@@ -501,7 +501,7 @@ static void check_executors(struct cfg_ctx *x, const struct ynode *n)
         if (n->kids[i]->kind != YN_SCALAR)
             continue;
         /* A duplicate name was reported by the parser: keep the first. */
-        if (berth_config_executor(c, n->kids[i]->text))
+        if (n->kids[i]->dup)
             continue;
         check_executor(x, n->kids[i], n->kids[i + 1]);
     }
@@ -521,7 +521,7 @@ static void check_environments(struct cfg_ctx *x, const struct ynode *n)
         struct berth_environment_conf *e;
         char path[PATH_MAX_LEN];
 
-        if (k->kind != YN_SCALAR || berth_config_environment(c, k->text))
+        if (k->kind != YN_SCALAR || k->dup)
             continue;
         e = &c->environments[c->n_environments++];
         e->name = berth_xstrdup(k->text);
@@ -559,6 +559,55 @@ static const struct ynode *name_node(const struct ynode *seq, size_t i)
 {
     const struct ynode *nn = berth__config_map_get(seq->kids[i], "name");
     return nn ? nn : seq->kids[i];
+}
+
+struct named {
+    const char *name;
+    const struct ynode *node;
+    size_t idx;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+    const struct named *na = a, *nb = b;
+    int r = strcmp(na->name, nb->name);
+    if (r)
+        return r;
+    return na->idx < nb->idx ? -1 : na->idx > nb->idx;
+}
+
+/* Report every item of the list whose `name:` repeats an earlier item's.
+ * Sorting keeps this O(n log n) however long the list. Names that are
+ * invalid (when valid_only) or null were reported elsewhere. */
+static void dup_names(struct cfg_ctx *x, const struct ynode *seq,
+                      const char *list, const char *what, bool valid_only)
+{
+    struct named *v = berth_xcalloc(seq->n + 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct ynode *nn = berth__config_map_get(seq->kids[i], "name");
+        if (!nn || nn->kind != YN_SCALAR || berth__config_is_null(nn) ||
+            (valid_only && !berth__config_valid_name(nn->text)))
+            continue;
+        v[n].name = nn->text;
+        v[n].node = nn;
+        v[n].idx = i;
+        n++;
+    }
+    qsort(v, n, sizeof(*v), cmp_named);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (strcmp(v[i].name, v[first].name) != 0) {
+            first = i;
+            continue;
+        }
+        berth__config_error(x, v[i].node,
+                            "%s[%zu].name: duplicate %s name '%s' (first at "
+                            "%d:%d)",
+                            list, v[i].idx, what, v[i].name,
+                            v[first].node->line, v[first].node->col);
+    }
+    free(v);
 }
 
 static void check_host(struct cfg_ctx *x, const struct ynode *seq, size_t idx)
@@ -605,19 +654,7 @@ static void check_host(struct cfg_ctx *x, const struct ynode *seq, size_t idx)
     nn = berth__config_map_get(v, "name");
     if (h->name && nn) {
         snprintf(sub, sizeof(sub), "%s.name", path);
-        if (berth__config_check_name(x, nn, sub, h->name) == 0) {
-            for (size_t j = 0; j < idx; j++) {
-                const struct ynode *o = name_node(seq, j);
-                if (o != nn && o->kind == YN_SCALAR &&
-                    strcmp(o->text, h->name) == 0) {
-                    berth__config_error(x, nn,
-                                        "%s: duplicate host name '%s' (first "
-                                        "at %d:%d)",
-                                        sub, h->name, o->line, o->col);
-                    break;
-                }
-            }
-        }
+        berth__config_check_name(x, nn, sub, h->name);
     }
     if (h->executor && en && !ex) {
         const char **names = executor_names(c);
@@ -663,6 +700,7 @@ static void check_hosts(struct cfg_ctx *x, const struct ynode *n)
     c->hosts = berth_xcalloc(n->n + 1, sizeof(*c->hosts));
     for (size_t i = 0; i < n->n; i++)
         check_host(x, n, i);
+    dup_names(x, n, "hosts", "host", true);
     /* A declared host may not take the name of an executor's implicit host
      * (berth_config_hosts()). */
     for (size_t i = 0; i < c->n_hosts; i++) {
@@ -725,19 +763,7 @@ static void check_template(struct cfg_ctx *x, const struct ynode *seq,
     nn = berth__config_map_get(v, "name");
     if (t->name && nn) {
         snprintf(sub, sizeof(sub), "%s.name", path);
-        if (berth__config_check_name(x, nn, sub, t->name) == 0) {
-            for (size_t j = 0; j < idx; j++) {
-                const struct ynode *o = name_node(seq, j);
-                if (o != nn && o->kind == YN_SCALAR &&
-                    strcmp(o->text, t->name) == 0) {
-                    berth__config_error(x, nn,
-                                        "%s: duplicate template name '%s' "
-                                        "(first at %d:%d)",
-                                        sub, t->name, o->line, o->col);
-                    break;
-                }
-            }
-        }
+        berth__config_check_name(x, nn, sub, t->name);
     }
     if (t->working_dir && t->working_dir[0] != '/') {
         snprintf(sub, sizeof(sub), "%s.working_dir", path);
@@ -765,6 +791,7 @@ static void check_templates(struct cfg_ctx *x, const struct ynode *n)
     c->templates = berth_xcalloc(n->n + 1, sizeof(*c->templates));
     for (size_t i = 0; i < n->n; i++)
         check_template(x, n, i);
+    dup_names(x, n, "templates", "template", true);
 }
 
 /* ---- users ------------------------------------------------------------- */
@@ -785,7 +812,7 @@ static void check_users(struct cfg_ctx *x, const struct ynode *n)
         struct berth_user_conf *u;
         char path[PATH_MAX_LEN];
 
-        if (k->kind != YN_SCALAR || berth_config_user(c, k->text))
+        if (k->kind != YN_SCALAR || k->dup)
             continue;
         u = &c->users[c->n_users++];
         u->name = berth_xstrdup(k->text);
@@ -832,7 +859,7 @@ static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
     struct berth_buf b = BERTH_BUF_INIT;
     struct colmap_ctx m = {x, cn};
     size_t len = strlen(r->condition);
-    int line, col, col0;
+    int line, col, line0, col0;
 
     memset(&d, 0, sizeof(d));
     berth_err_init(&e);
@@ -843,11 +870,23 @@ static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
      * lines still points at the right one. */
     if (d.offset > len)
         d.offset = len;
-    berth__config_scalar_pos(x, cn, d.offset, &line, &col);
-    berth__config_scalar_pos(x, cn, 0, &line, &col0);
+    berth__config_scalar_pos(x, cn, 0, &line0, &col0);
     berth__config_scalar_pos(x, cn, d.offset, &line, &col);
     if (d.msg[0]) {
-        berth_rule_diag_format(&d, r->condition, len, x->file, line, col0,
+        /* diag_format counts the rule text's own line breaks before the
+         * fault on top of `line` (right for `|` block scalars, where they
+         * are the file's); hand it the line that makes the sum come out at
+         * the fault's line in the file. */
+        int nl = 0;
+        for (size_t i = 0; i < d.offset; i++)
+            if (r->condition[i] == '\n' ||
+                (r->condition[i] == '\r' && r->condition[i + 1] != '\n'))
+                nl++;
+        char msg[sizeof(d.msg)];
+        /* The schema path first, as in every other config error. */
+        snprintf(msg, sizeof(msg), "%s: %s", path, d.msg);
+        memcpy(d.msg, msg, sizeof(d.msg));
+        berth_rule_diag_format(&d, r->condition, len, x->file, line - nl, col0,
                                colmap, &m, &b);
     }
     if (b.len == 0) {
@@ -864,7 +903,7 @@ static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
 static void check_rule(struct cfg_ctx *x, const struct ynode *seq, size_t idx)
 {
     struct berth_config *c = x->cfg;
-    const struct ynode *v = seq->kids[idx], *cn, *en, *nn;
+    const struct ynode *v = seq->kids[idx], *cn, *en;
     struct berth_rule_conf *r;
     char path[PATH_MAX_LEN], sub[PATH_MAX_LEN];
 
@@ -887,21 +926,6 @@ static void check_rule(struct cfg_ctx *x, const struct ynode *seq, size_t idx)
     r->col = v->col;
     walk_fields(x, v, path, rule_fields, r, NULL, NULL, NULL, NULL);
 
-    nn = berth__config_map_get(v, "name");
-    if (r->name && nn) {
-        snprintf(sub, sizeof(sub), "%s.name", path);
-        for (size_t j = 0; j < idx; j++) {
-            const struct ynode *o = berth__config_map_get(seq->kids[j], "name");
-            if (o && o != nn && o->kind == YN_SCALAR &&
-                strcmp(o->text, r->name) == 0) {
-                berth__config_error(x, nn,
-                                    "%s: duplicate rule name '%s' (first at "
-                                    "%d:%d)",
-                                    sub, r->name, o->line, o->col);
-                break;
-            }
-        }
-    }
     en = berth__config_map_get(v, "executor");
     if (r->executor && en && !berth_config_executor(c, r->executor)) {
         const char **names = executor_names(c);
@@ -934,6 +958,7 @@ static void check_rules(struct cfg_ctx *x, const struct ynode *n)
     c->rules = berth_xcalloc(n->n + 1, sizeof(*c->rules));
     for (size_t i = 0; i < n->n; i++)
         check_rule(x, n, i);
+    dup_names(x, n, "routing_rules", "rule", false);
     /* DESIGN.md § Routing, step 2: by priority, ties keep file order (the
      * index makes the sort stable). */
     qsort(c->rules, c->n_rules, sizeof(*c->rules), cmp_rule);

@@ -193,7 +193,7 @@ static int cmp_key(const void *a, const void *b)
 static void check_duplicates(struct cfg_ctx *x, const struct ynode *map)
 {
     size_t nk = map->n / 2, m = 0;
-    const struct ynode **keys;
+    struct ynode **keys;
 
     if (nk < 2)
         return;
@@ -207,6 +207,7 @@ static void check_duplicates(struct cfg_ctx *x, const struct ynode *map)
             first = i;
             continue;
         }
+        keys[i]->dup = true;
         berth__config_error(x, keys[i], "duplicate key '%s' (first at %d:%d)",
                             keys[i]->text, keys[first]->line, keys[first]->col);
     }

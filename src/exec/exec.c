@@ -108,24 +108,55 @@ int berth_exec_find(struct berth_exec *ex, int64_t job_id, int attempt,
     return ex->ops->find(ex, job_id, attempt, out, err);
 }
 
+static void status_reset(struct berth_exec_status *q)
+{
+    q->state = BERTH_EXEC_PENDING;
+    q->exit_code = 0;
+    q->oom_killed = false;
+    q->cancelled = false;
+    q->started_at = 0;
+    q->finished_at = 0;
+    q->peak_memory_bytes = -1;
+    q->cpu_time_us = -1;
+    q->message[0] = '\0';
+    q->rc = 0;
+}
+
 int berth_exec_status(struct berth_exec *ex, struct berth_exec_status *q,
                       size_t n, struct berth_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        q[i].state = BERTH_EXEC_PENDING;
-        q[i].exit_code = 0;
-        q[i].oom_killed = false;
-        q[i].cancelled = false;
-        q[i].started_at = 0;
-        q[i].finished_at = 0;
-        q[i].peak_memory_bytes = -1;
-        q[i].cpu_time_us = -1;
-        q[i].message[0] = '\0';
-        q[i].rc = 0;
-    }
+    for (size_t i = 0; i < n; i++)
+        status_reset(&q[i]);
     if (n == 0)
         return 0;
     return ex->ops->status(ex, q, n, err);
+}
+
+int berth_exec_wait(struct berth_exec *ex, struct berth_exec_status *q,
+                    int64_t timeout_ms, struct berth_err *err)
+{
+    if (!ex->ops->wait)
+        return unsupported(ex, "waiting for an execution", err);
+    status_reset(q);
+    return ex->ops->wait(ex, q, timeout_ms, err);
+}
+
+int berth_exec_list(struct berth_exec *ex, struct berth_exec_object **out,
+                    size_t *n, struct berth_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!ex->ops->list)
+        return unsupported(ex, "listing its objects", err);
+    return ex->ops->list(ex, out, n, err);
+}
+
+int berth_exec_remove(struct berth_exec *ex, const char *execution_id,
+                      struct berth_err *err)
+{
+    if (!ex->ops->remove)
+        return unsupported(ex, "removing objects", err);
+    return ex->ops->remove(ex, execution_id, err);
 }
 
 int berth_exec_logs(struct berth_exec *ex, const char *execution_id,

@@ -38,6 +38,10 @@ struct berth_http_req {
     size_t max_body;         /* cap on the response body; 0 = 16 MiB */
     berth_http_data_fn on_data; /* stream the body here instead of buffering */
     void *data_ctx;
+    /* With on_data: stream only a 2xx response's body; any other status's
+     * body is buffered into resp->body (capped) so the caller can report
+     * the server's error text. */
+    bool on_data_2xx_only;
 };
 
 struct berth_http_resp {

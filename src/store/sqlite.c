@@ -1071,6 +1071,8 @@ static int sqlite_job_list(struct berth_store *st,
         berth_buf_printf(&q, " AND owner = ?%d", nargs + 1);
         args[nargs++] = f->owner;
     }
+    if (f->with_start_deadline)
+        berth_buf_puts(&q, " AND start_deadline > 0");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0)
         berth_buf_printf(&q, " LIMIT %zu", f->limit);

@@ -37,6 +37,8 @@
 #include "pool.h"
 
 #define MAX_EXCL 16
+/* A store that keeps failing this long stops the worker. */
+#define STORE_GIVE_UP_US (60 * BERTH_US_PER_SEC)
 #define STATUS_BATCH 100
 
 enum phase {
@@ -157,6 +159,7 @@ struct berth_worker {
     struct retry_note *retries;
     size_t n_retries;
     size_t cap_retries;
+    int64_t store_down_since; /* mono us of the first failure in a row */
     volatile sig_atomic_t stop;
     volatile sig_atomic_t dump;
     volatile sig_atomic_t reload;
@@ -303,14 +306,28 @@ static int flush(struct berth_worker *w, struct berth_err *err)
     w->q.v = NULL;
     w->q.n = w->q.cap = 0;
     rc = berth_store_apply(w->st, ups, n, now_us(w), &applied, err);
+    for (size_t i = 0; i < n; i++)
+        v[i].u.rc = ups[i].rc;
+    free(ups);
+    if (rc) {
+        /* Nothing was written: keep every update, in order, for the next
+         * try (before anything queued meanwhile by nobody). */
+        if (w->q.n == 0) {
+            free(w->q.v);
+            w->q.v = v;
+            w->q.n = n;
+            w->q.cap = n;
+        } else {
+            BERTH_BUG("updates queued during a failed flush");
+        }
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
-        v[i].u.rc = rc ? rc : ups[i].rc;
         handle_update(w, &v[i]);
         upd_release(&v[i]);
     }
-    free(ups);
     free(v);
-    return rc;
+    return 0;
 }
 
 /* ---- calls (run on pool threads) --------------------------------------- */
@@ -668,6 +685,9 @@ static void place_job(struct berth_worker *w, struct wjob *wj, int64_t now)
     u->u.routing_reason = wj->j.routing_reason;
     u->u.rule_index = res.rule_index;
     wj->ph = PH_RESERVE;
+    /* Count the slot now, so the next jobs of this batch see it taken; a
+     * refused reservation gives it back. */
+    berth_router_note_reserved(w->router, wj->j.host, &wj->j);
 }
 
 /* A transient launch failure: fall back to another host if one is left. */
@@ -705,6 +725,7 @@ static void fallback_or_retry(struct berth_worker *w, struct wjob *wj,
     set_str(&wj->j.host, res.host);
     set_str(&wj->j.routing_reason, res.reason);
     wj->j.rule_index = res.rule_index;
+    berth_router_note_reserved(w->router, wj->j.host, &wj->j);
     u = upd_new(w, U_MOVE, wj, BERTH_JOB_LAUNCHING);
     u->u.reason = upd_str(u, why);
     u->u.set = BERTH_UPD_PLACEMENT | BERTH_UPD_ERROR;
@@ -787,13 +808,15 @@ static void handle_update(struct berth_worker *w, struct upd *u)
          * reconciled it after our lease lapsed): it is not ours. */
         if (u->kind != U_WAIT && u->kind != U_NOTE && u->kind != U_DROP)
             log_lost(wj, u);
+        if (u->kind == U_RESERVE)
+            berth_router_note_released(w->router, wj->j.host, &wj->j);
         if (u->kind == U_RESERVE || u->kind == U_WAIT || u->kind == U_NOTE ||
             u->kind == U_DROP || u->kind == U_FAIL) {
             put_ref(w, wj);
             finish(w, wj);
             return;
         }
-        if (wj->j.host && u->kind != U_MOVE)
+        if (wj->j.host)
             berth_router_note_released(w->router, wj->j.host, &wj->j);
         put_ref(w, wj);
         finish(w, wj);
@@ -802,6 +825,7 @@ static void handle_update(struct berth_worker *w, struct upd *u)
     if (u->u.rc == BERTH_E_CAPACITY) {
         /* Another worker took the slot first: refresh and route again. */
         w->need_sync = true;
+        berth_router_note_released(w->router, wj->j.host, &wj->j);
         if (u->kind == U_MOVE) {
             retry_or_fail(w, wj, "no room left on the fallback host", true);
             return;
@@ -810,19 +834,13 @@ static void handle_update(struct berth_worker *w, struct upd *u)
         wj->next_at = now;
         return;
     }
-    if (u->u.rc) {
-        /* The store failed: nothing was written; try again next turn. */
-        wj->ph = u->kind == U_RESERVE ? PH_NEW : wj->ph;
-        if (u->kind != U_RESERVE)
-            wj->ph = PH_RUN;
-        wj->next_at = now + w->o.poll_interval_us;
-        return;
-    }
+    if (u->u.rc)
+        BERTH_BUG("update of job %lld refused with %s", (long long)wj->j.id,
+                  berth_rc_str(u->u.rc));
 
     switch (u->kind) {
     case U_RESERVE:
         wj->j.status = BERTH_JOB_LAUNCHING;
-        berth_router_note_reserved(w->router, wj->j.host, &wj->j);
         berth_err_init(&err);
         if (get_ref(w, wj, &err) != 0) {
             berth_router_launch_result(w->router, wj->j.host, false);
@@ -832,7 +850,6 @@ static void handle_update(struct berth_worker *w, struct upd *u)
         submit_launch(w, wj);
         break;
     case U_MOVE:
-        berth_router_note_reserved(w->router, wj->j.host, &wj->j);
         berth_err_init(&err);
         if (get_ref(w, wj, &err) != 0) {
             berth_router_launch_result(w->router, wj->j.host, false);
@@ -899,7 +916,10 @@ static void on_launch(struct berth_worker *w, struct call *c)
 
     if (c->rc != 0) {
         w->stats.launch_failures++;
-        berth_router_launch_result(w->router, c->host, false);
+        /* Only transient errors say something about the host; a permanent
+         * one (no such image, invalid spec) is the job's own fault. */
+        if (c->err.transient)
+            berth_router_launch_result(w->router, c->host, false);
         berth_log(BERTH_LOG_WARN, "launch failed", BL_I("job", wj->j.id),
                   BL_S("host", c->host), BL_B("transient", c->err.transient),
                   BL_S("error", c->err.msg));
@@ -1126,10 +1146,21 @@ static int claim(struct berth_worker *w, int64_t now, size_t *got,
     int rc;
 
     *got = 0;
-    if (want == 0)
-        return 0;
     if (want > (size_t)w->o.claim_batch)
         want = (size_t)w->o.claim_batch;
+    /* Claim no more than could be placed now: claimed jobs that must wait
+     * would only be given back (and would hide from other workers). Jobs
+     * held but not yet placed count against the free slots. */
+    {
+        int64_t free_slots = berth_router_free_slots(w->router), held = 0;
+        for (size_t i = 0; i < w->n_active; i++)
+            held += w->active[i]->ph == PH_NEW || w->active[i]->ph == PH_TOKEN;
+        free_slots -= held;
+        if (free_slots < (int64_t)want)
+            want = free_slots > 0 ? (size_t)free_slots : 0;
+    }
+    if (want == 0)
+        return 0;
     if (w->o.max_jobs > 0) {
         int64_t left = w->o.max_jobs - w->claimed_total;
         if (left <= 0)
@@ -1154,17 +1185,9 @@ static int claim(struct berth_worker *w, int64_t now, size_t *got,
     return 0;
 }
 
-static int reconcile_orphans(struct berth_worker *w, int64_t now,
-                             struct berth_err *err)
+/* Follow jobs found held by a worker that is gone: ask the backend. */
+static void reconcile(struct berth_worker *w, struct berth_job *v, size_t n)
 {
-    struct berth_job *v = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = berth_store_job_claim_orphans(w->st, w->id, now, now + w->o.lease_us,
-                                       (size_t)w->o.claim_batch, &v, &n, err);
-    if (rc)
-        return rc;
     for (size_t i = 0; i < n; i++) {
         struct wjob *wj = wjob_from(&v[i]);
         struct berth_err e2;
@@ -1187,6 +1210,109 @@ static int reconcile_orphans(struct berth_worker *w, int64_t now,
         }
         /* The store kept its reservation, so usage already counts it. */
         submit_one(w, C_FIND, wj);
+    }
+}
+
+static int reconcile_orphans(struct berth_worker *w, int64_t now,
+                             struct berth_err *err)
+{
+    struct berth_job *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    rc = berth_store_job_claim_orphans(w->st, w->id, now, now + w->o.lease_us,
+                                       (size_t)w->o.claim_batch, &v, &n, err);
+    if (rc)
+        return rc;
+    reconcile(w, v, n);
+    berth_store_jobs_free(v, n);
+    return 0;
+}
+
+/*
+ * A worker restarted with the same id: the jobs its earlier life held are
+ * reconciled at once instead of waiting for their leases to expire.
+ */
+static int adopt_own(struct berth_worker *w, struct berth_err *err)
+{
+    struct berth_job_filter f = BERTH_JOB_FILTER_INIT;
+    struct berth_job *v = NULL;
+    size_t n = 0, k = 0;
+    int rc;
+
+    f.owner = w->id;
+    rc = berth_store_job_list(w->st, &f, &v, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].status == BERTH_JOB_PENDING) {
+            struct wjob *wj = wjob_from(&v[i]);
+            wj->next_at = now_us(w);
+            active_add(w, wj);
+        } else if (v[i].status == BERTH_JOB_LAUNCHING ||
+                   v[i].status == BERTH_JOB_RUNNING) {
+            if (k != i)
+                v[k] = v[i], berth_job_init(&v[i]);
+            k++;
+        }
+    }
+    if (k)
+        berth_log(BERTH_LOG_INFO, "reconciling jobs of an earlier run",
+                  BL_S("worker", w->id), BL_I("jobs", (int64_t)k));
+    reconcile(w, v, k);
+    berth_store_jobs_free(v, n);
+    return 0;
+}
+
+/*
+ * DESIGN.md § Job lifecycle, start_deadline: a job still pending when its
+ * deadline passes fails with the reason it waited. Jobs this worker holds
+ * are checked when they are routed; this sweep finds the others (not
+ * claimed because no host had room), asks the router why they could not be
+ * placed now, and fails them with that reason.
+ */
+static int sweep_deadlines(struct berth_worker *w, int64_t now,
+                           struct berth_err *err)
+{
+    struct berth_job_filter f = BERTH_JOB_FILTER_INIT;
+    struct berth_job *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    f.status = BERTH_JOB_PENDING;
+    f.with_start_deadline = true;
+    f.limit = 1000;
+    rc = berth_store_job_list(w->st, &f, &v, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct berth_route_result res;
+        struct berth_err rerr;
+        struct wjob *wj;
+        int64_t dl = deadline_of(&v[i]);
+        char *why;
+        bool held = false;
+
+        if (!dl || now < dl)
+            continue;
+        for (size_t k = 0; k < w->n_active && !held; k++)
+            held = w->active[k]->j.id == v[i].id;
+        if (held)
+            continue; /* place_job() sees to it */
+        berth_err_init(&rerr);
+        if (berth_router_route(w->router, &v[i], NULL, &res, NULL, &rerr) ==
+                0 &&
+            res.outcome == BERTH_ROUTE_PLACED)
+            continue; /* it fits now: a claim will take it */
+        why = berth_xasprintf("start deadline of %" PRId64
+                              "s passed while pending: %s",
+                              v[i].start_deadline,
+                              rerr.rc ? rerr.msg : res.reason);
+        wj = wjob_from(&v[i]);
+        wj->ph = PH_STORE;
+        active_add(w, wj);
+        fail_pending(w, wj, why);
+        free(why);
     }
     berth_store_jobs_free(v, n);
     return 0;
@@ -1564,6 +1690,102 @@ static bool once_done(struct berth_worker *w, size_t claimed_now,
     return false;
 }
 
+enum turn_end {
+    TURN_GO_ON,
+    TURN_EXIT,
+};
+
+/*
+ * One turn of the loop: housekeeping, results of calls, claims, placing,
+ * polling, and one flush of the store updates. Sets *end and how long the
+ * caller may wait for call results before the next turn.
+ */
+static int turn(struct berth_worker *w, bool stopping, size_t *got,
+                int64_t *sleep_until, enum turn_end *end, int64_t *wait_out,
+                struct berth_err *err)
+{
+    int64_t now = now_us(w), wait_us;
+    int rc;
+
+    *end = TURN_GO_ON;
+    *wait_out = 0;
+    if (w->dump) {
+        w->dump = 0;
+        dump_state(w);
+    }
+    if (w->reload)
+        do_reload(w);
+    if (w->need_sync || now >= w->next_sync) {
+        if ((rc = berth_router_sync(w->router, w->st, err)) != 0)
+            return rc;
+        w->need_sync = false;
+        w->next_sync = now + w->o.poll_interval_us;
+    }
+    if (now >= w->next_renew) {
+        rc = berth_store_lease_renew(w->st, w->id, now + w->o.lease_us, err);
+        if (rc)
+            return rc;
+        w->next_renew = now + w->o.lease_us / 3;
+    }
+    take_calls(w, 0);
+    if (!stopping && now >= w->next_orphans) {
+        if ((rc = reconcile_orphans(w, now, err)) != 0)
+            return rc;
+        w->next_orphans = now + w->o.lease_us / 2;
+    }
+    if (now >= w->next_cancel_check) {
+        if ((rc = check_cancels(w, err)) != 0)
+            return rc;
+        if (!stopping && (rc = sweep_deadlines(w, now, err)) != 0)
+            return rc;
+        w->next_cancel_check = now + w->o.poll_interval_us;
+    }
+    if (!stopping) {
+        if ((rc = claim(w, now, got, err)) != 0)
+            return rc;
+        place_new(w, now);
+    }
+    poll_running(w, now);
+    if ((rc = flush(w, err)) != 0)
+        return rc;
+    sweep_done(w);
+
+    if (stopping) {
+        /* Finish what is in flight, then leave. */
+        bool busy = pool_in_flight(w->pool) > 0 || w->q.n > 0 ||
+                    w->inline_head;
+        for (size_t i = 0; i < w->n_active && !busy; i++)
+            busy = w->active[i]->ph == PH_STORE;
+        if (!busy)
+            *end = TURN_EXIT;
+        *wait_out = 50000;
+        return 0;
+    }
+    if (w->o.once && once_done(w, *got, now, sleep_until)) {
+        *end = TURN_EXIT;
+        return 0;
+    }
+
+    /* Wait for a call to finish, or until the next thing is due. */
+    wait_us = w->o.poll_interval_us;
+    if (*got > 0 || w->q.n > 0 || w->inline_head)
+        wait_us = 0;
+    for (size_t i = 0; i < w->n_active && wait_us > 0; i++) {
+        struct wjob *wj = w->active[i];
+        if (wj->ph == PH_NEW || wj->ph == PH_TOKEN || wj->ph == PH_RUN) {
+            int64_t d = wj->next_at - now;
+            if (d < wait_us)
+                wait_us = d > 0 ? d : 0;
+        }
+    }
+    if (*sleep_until && *sleep_until - now < wait_us)
+        wait_us = *sleep_until - now;
+    if (wait_us > 100000)
+        wait_us = 100000; /* notice signals promptly */
+    *wait_out = wait_us > 0 ? wait_us : 0;
+    return 0;
+}
+
 int berth_worker_run(struct berth_worker *w, struct berth_err *err)
 {
     int rc = 0;
@@ -1578,11 +1800,19 @@ int berth_worker_run(struct berth_worker *w, struct berth_err *err)
 
     /* Jobs this worker id held in an earlier life are ours to reconcile at
      * once (a restart with the same --id); others wait for lease expiry. */
-    w->next_orphans = 0;
+    rc = berth_router_sync(w->router, w->st, err);
+    if (rc == 0)
+        rc = adopt_own(w, err);
+    if (rc) {
+        pool_free(w->pool);
+        w->pool = NULL;
+        return rc;
+    }
 
     for (;;) {
-        int64_t now = now_us(w), wait_us, sleep_until = 0;
+        int64_t wait_us = 0, sleep_until = 0;
         size_t got = 0;
+        enum turn_end end;
 
         if (w->stop && !stopping) {
             stopping = true;
@@ -1590,98 +1820,28 @@ int berth_worker_run(struct berth_worker *w, struct berth_err *err)
                       BL_S("worker", w->id),
                       BL_I("calls_in_flight", pool_in_flight(w->pool)));
         }
-        if (w->dump) {
-            w->dump = 0;
-            dump_state(w);
-        }
-        if (w->reload)
-            do_reload(w);
-        if (w->need_sync || now >= w->next_sync) {
-            rc = berth_router_sync(w->router, w->st, err);
-            if (rc)
+        rc = turn(w, stopping, &got, &sleep_until, &end, &wait_us, err);
+        if (rc) {
+            /* The store failed (locked, connection lost): nothing of this
+             * turn was lost, the updates wait in the queue. Try again for
+             * a while before giving up. */
+            int64_t now = berth_mono_us();
+            if (!w->store_down_since)
+                w->store_down_since = now;
+            berth_log(BERTH_LOG_WARN, "store error; retrying",
+                      BL_S("worker", w->id), BL_S("error", err->msg));
+            if (now - w->store_down_since > STORE_GIVE_UP_US)
                 break;
-            w->need_sync = false;
-            w->next_sync = now + w->o.poll_interval_us;
-        }
-        if (now >= w->next_renew) {
-            rc = berth_store_lease_renew(w->st, w->id, now + w->o.lease_us,
-                                         err);
-            if (rc)
-                break;
-            w->next_renew = now + w->o.lease_us / 3;
-        }
-
-        take_calls(w, 0);
-        if (!stopping && now >= w->next_orphans) {
-            rc = reconcile_orphans(w, now, err);
-            if (rc)
-                break;
-            w->next_orphans = now + w->o.lease_us / 2;
-        }
-        if (now >= w->next_cancel_check) {
-            rc = check_cancels(w, err);
-            if (rc)
-                break;
-            w->next_cancel_check = now + w->o.poll_interval_us;
-        }
-        if (!stopping) {
-            rc = claim(w, now, &got, err);
-            if (rc)
-                break;
-        }
-        if (!stopping)
-            place_new(w, now);
-        poll_running(w, now);
-        rc = flush(w, err);
-        if (rc)
-            break;
-        sweep_done(w);
-
-        if (stopping) {
-            /* Finish what is in flight, then leave. */
-            if (pool_in_flight(w->pool) == 0 && w->q.n == 0 &&
-                !w->inline_head)
-                break;
-            take_calls(w, 50000);
-            rc = flush(w, err);
-            if (rc)
-                break;
-            sweep_done(w);
-            if (pool_in_flight(w->pool) == 0) {
-                bool busy = false;
-                for (size_t i = 0; i < w->n_active; i++)
-                    busy |= w->active[i]->ph == PH_STORE;
-                if (!busy)
-                    break;
-            }
+            take_calls(w, 500000);
             continue;
         }
-        if (w->o.once && once_done(w, got, now, &sleep_until))
+        w->store_down_since = 0;
+        if (end == TURN_EXIT)
             break;
-
-        /* Wait for a call to finish, or until the next thing is due. */
-        wait_us = w->o.poll_interval_us;
-        if (got > 0 || w->q.n > 0 || w->inline_head)
-            wait_us = 0;
-        for (size_t i = 0; i < w->n_active && wait_us > 0; i++) {
-            struct wjob *wj = w->active[i];
-            if (wj->ph == PH_NEW || wj->ph == PH_TOKEN || wj->ph == PH_RUN) {
-                int64_t d = wj->next_at - now;
-                if (d < wait_us)
-                    wait_us = d > 0 ? d : 0;
-            }
-        }
-        if (sleep_until && sleep_until - now < wait_us)
-            wait_us = sleep_until - now;
-        if (wait_us > 100000)
-            wait_us = 100000; /* notice signals promptly */
-        take_calls(w, wait_us > 0 ? wait_us : 0);
-        rc = flush(w, err);
-        if (rc)
-            break;
+        take_calls(w, wait_us);
     }
 
-    if (rc == 0 || stopping) {
+    if (rc == 0) {
         struct berth_err e2;
         berth_err_init(&e2);
         take_calls(w, 0);

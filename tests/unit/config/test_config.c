@@ -585,6 +585,127 @@ static void test_config__load_reads_a_file(void **state)
     free(dir);
 }
 
+/* DESIGN.md § The rule language: a rule that does not compile refuses the
+ * config with file:line:col and a caret. The column is the fault's in the
+ * file, through the quotes and escapes of the YAML scalar. */
+static void
+test_config__rule_error_column_inside_a_double_quoted_scalar(void **state)
+{
+    (void)state;
+    assert_bad("executors: {mock: {}}\n"
+               "routing_rules:\n"
+               "  - executor: mock\n"
+               "    condition: \"labels[\\\"team\\\"] == \\\"ml\\\" and "
+               "job.memroy > 4096\"\n",
+               "t.yaml:4:52: error: routing_rules[0].condition: unknown "
+               "attribute 'memroy' of 'job'\n"
+               "    labels[\"team\"] == \"ml\" and job.memroy > 4096\n"
+               "                                   ^~~~~~\n"
+               "    hint: did you mean 'memory_mb'? (a name of its own, not "
+               "an attribute of 'job')\n");
+    /* '' in single quotes is one character of the rule, two of the file */
+    assert_bad("executors: {mock: {}}\n"
+               "routing_rules:\n"
+               "  - {executor: mock, condition: 'template.name == ''a'' or "
+               "x'}\n",
+               "t.yaml:3:60: error: routing_rules[0].condition: unknown name "
+               "'x'\n"
+               "    template.name == 'a' or x\n"
+               "                            ^\n"
+               "    hint: names are job, template, user, memory_mb, "
+               "cpu_cores, timeout_seconds, labels, hour, weekday\n");
+}
+
+/* The first rule (in priority order) that matches a job of template t,
+ * submitted by user u (NULL: none): its reason, or NULL. */
+static const char *first_reason(const struct berth_config *c, const char *t,
+                                const char *u)
+{
+    const struct berth_template *tp = berth_config_template(c, t);
+    const struct berth_user_conf *uc = u ? berth_config_user(c, u) : NULL;
+    struct berth_rule_ctx ctx;
+    struct berth_err err;
+
+    assert_non_null(tp);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.template_name = tp->name;
+    ctx.template_image = tp->image;
+    ctx.template_labels = &tp->labels;
+    ctx.template_memory_limit = tp->memory_mb;
+    ctx.template_cpu_limit = tp->cpu_cores;
+    ctx.template_timeout_seconds = tp->timeout_seconds;
+    ctx.memory_mb = tp->memory_mb;
+    ctx.cpu_cores = tp->cpu_cores;
+    ctx.timeout_seconds = tp->timeout_seconds;
+    ctx.labels = &tp->labels;
+    ctx.job_priority = 50;
+    if (uc) {
+        ctx.has_user = true;
+        ctx.user_name = uc->name;
+        ctx.user_groups = &uc->groups;
+    }
+    for (size_t i = 0; i < c->n_rules; i++)
+        if (berth_rule_match(c->rules[i].compiled, &ctx, &err) == 1)
+            return c->rules[i].reason;
+    return NULL;
+}
+
+static struct berth_config *load_example(const char *name)
+{
+    const char *src = getenv("BERTH_SOURCE_DIR");
+    char *path;
+    struct berth_config *c = NULL;
+    struct berth_buf report = BERTH_BUF_INIT;
+    struct berth_err err;
+
+    assert_non_null(src);
+    path = berth_xasprintf("%s/examples/%s", src, name);
+    if (berth_config_load(path, &c, &report, &err) != 0)
+        fail_msg("%s", berth_buf_cstr(&report));
+    berth_buf_release(&report);
+    free(path);
+    return c;
+}
+
+/* examples/berth.yaml is a rehearsal that shows every routing reason: each
+ * template meets the rule it was written for. */
+static void test_config__example_routes_each_template_by_its_rule(void **state)
+{
+    struct berth_config *c = load_example("berth.yaml");
+    (void)state;
+
+    assert_int_equal(c->n_executors, 5);
+    assert_string_equal(berth_config_executor(c, "docker")->type, "mock");
+    assert_string_equal(berth_config_executor(c, "cloudrun")->type, "mock");
+    assert_string_equal(berth_config_executor(c, "fargate")->type, "mock");
+    assert_false(berth_config_executor(c, "gpu")->enabled);
+    assert_int_equal(c->n_rules, 7);
+    assert_string_equal(first_reason(c, "batch-report", NULL),
+                        "Batch processing template");
+    assert_null(first_reason(c, "hello", NULL));
+    assert_string_equal(first_reason(c, "hello", "alice"),
+                        "Premium user priority");
+    assert_null(first_reason(c, "hello", "bob"));
+    assert_string_equal(first_reason(c, "etl-large", NULL),
+                        "High memory requirement (>8GB)");
+    assert_string_equal(first_reason(c, "render", NULL),
+                        "High CPU requirement (>4 cores)");
+    assert_string_equal(first_reason(c, "archive", NULL),
+                        "Long-running job (>1h)");
+    assert_string_equal(first_reason(c, "ml-train", NULL), "ML workload");
+    assert_string_equal(first_reason(c, "test-smoke", NULL), "Test template");
+    berth_config_free(c);
+
+    c = load_example("berth-docker.yaml");
+    assert_string_equal(berth_config_executor(c, "docker")->type, "docker");
+    assert_int_equal(c->n_hosts, 1);
+    assert_string_equal(c->hosts[0].url, "unix:///var/run/docker.sock");
+    assert_string_equal(first_reason(c, "batch-report", NULL),
+                        "Batch processing template");
+    assert_null(first_reason(c, "hello", NULL));
+    berth_config_free(c);
+}
+
 /* Deep nesting is refused before it can hurt. */
 static void test_config__deep_nesting_is_refused(void **state)
 {
@@ -686,6 +807,9 @@ int main(void)
         cmocka_unit_test(test_config__too_many_errors_are_counted),
         cmocka_unit_test(test_config__missing_file_is_an_io_error),
         cmocka_unit_test(test_config__load_reads_a_file),
+        cmocka_unit_test(
+            test_config__rule_error_column_inside_a_double_quoted_scalar),
+        cmocka_unit_test(test_config__example_routes_each_template_by_its_rule),
         cmocka_unit_test(test_config__deep_nesting_is_refused),
         cmocka_unit_test(test_config__malformed_samples_give_exact_reports),
     };
