@@ -214,11 +214,16 @@ static void test_capacity__postgresql_workers_never_overfill(void **state)
 {
     const char *pg = getenv("BERTH_TEST_PG");
     (void)state;
+    char *name, *url;
     if (!pg || !*pg) {
         printf("SKIPPED: PostgreSQL (BERTH_TEST_PG not set)\n");
         skip();
     }
-    run_capacity(pg);
+    url = bt_pg_fresh(pg, &name);
+    run_capacity(url);
+    bt_pg_drop(pg, name);
+    free(url);
+    free(name);
 }
 
 int main(void)
