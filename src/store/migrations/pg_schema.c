@@ -99,6 +99,8 @@ static const char v1[] =
     "CREATE INDEX jobs_active ON jobs (lease_until)\n"
     "  WHERE status IN ('launching', 'running');\n"
     "CREATE INDEX jobs_owner ON jobs (owner) WHERE owner IS NOT NULL;\n"
+    "CREATE INDEX jobs_deadline ON jobs (status, id)\n"
+    "  WHERE start_deadline > 0;\n"
     "CREATE TABLE job_events (\n"
     "  id         bigserial PRIMARY KEY,\n"
     "  job_id     bigint NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,\n"

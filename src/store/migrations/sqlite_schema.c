@@ -140,8 +140,15 @@ static const char v2[] =
     "  DEFAULT -1;\n"
     "ALTER TABLE jobs ADD COLUMN cpu_time_us INTEGER NOT NULL DEFAULT -1;\n";
 
+/* v3: the worker's start-deadline sweep (pending jobs that carry a
+ * start_deadline) reads only those jobs, not every pending one. */
+static const char v3[] =
+    "CREATE INDEX jobs_deadline ON jobs (status, id)\n"
+    "  WHERE start_deadline > 0;\n";
+
 const struct berth__migration berth__sqlite_migrations[] = {
     {1, "initial schema", v1},
     {2, "claim index without claimed jobs; run usage", v2},
+    {3, "index of jobs with a start deadline", v3},
     {0, NULL, NULL},
 };
