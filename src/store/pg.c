@@ -193,9 +193,9 @@ static const char *const pstmt_sql[P__COUNT] = {
         "AS v(name, dj, dm, dc) WHERE hosts.name = v.name",
     [P_EVENTS_INSERT] =
         "INSERT INTO job_events (job_id, at, from_state, to_state, attempt, "
-        "executor, host, reason) SELECT * FROM unnest($1::bigint[], "
-        "$2::bigint[], $3::text[], $4::text[], $5::integer[], $6::text[], "
-        "$7::text[], $8::text[])",
+        "executor, host, reason, launch_failure) SELECT * FROM "
+        "unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], "
+        "$5::integer[], $6::text[], $7::text[], $8::text[], $9::boolean[])",
     [P_LOGS_PUT] = "INSERT INTO job_logs (job_id, attempt, stdout, stderr, "
                    "truncated) VALUES ($1, $2, $3, $4, $5) "
                    "ON CONFLICT (job_id, attempt) DO UPDATE SET "
@@ -214,9 +214,7 @@ static const char *const pstmt_sql[P__COUNT] = {
     [P_STATS_STATES] = "SELECT status, COUNT(*) FROM jobs GROUP BY status",
     [P_STATS_READY] = "SELECT COUNT(*) FROM jobs "
                       "WHERE status = 'pending' AND ready_at <= $1",
-    [P_STATS_FAILURES] =
-        "SELECT COUNT(*) FROM job_events WHERE from_state = 'launching' "
-        "AND to_state IN ('pending', 'failed', 'launching')",
+    [P_STATS_FAILURES] = "SELECT COUNT(*) FROM job_events WHERE launch_failure",
 };
 
 struct pg_store {
@@ -1606,6 +1604,7 @@ static int write_back(struct pg_store *ps, struct berth__apply *a,
             b.text(b.ctx, 6, e->executor);
             b.text(b.ctx, 7, e->host);
             b.text(b.ctx, 8, e->reason);
+            b.i64(b.ctx, 9, e->launch_failure ? 1 : 0);
         }
         if ((rc = run_arrays(ps, P_EVENTS_INSERT, &arr, "write events", err)))
             return rc;

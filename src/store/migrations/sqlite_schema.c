@@ -142,13 +142,26 @@ static const char v2[] =
 
 /* v3: the worker's start-deadline sweep (pending jobs that carry a
  * start_deadline) reads only those jobs, not every pending one. */
-static const char v3[] =
-    "CREATE INDEX jobs_deadline ON jobs (status, id)\n"
-    "  WHERE start_deadline > 0;\n";
+static const char v3[] = "CREATE INDEX jobs_deadline ON jobs (status, id)\n"
+                         "  WHERE start_deadline > 0;\n";
+
+/* v4: launch failures are marked on their event by the apply engine, so
+ * that a field update with a reason on a launching job (launching ->
+ * launching, not a move) does not count as one. */
+static const char v4[] =
+    "ALTER TABLE job_events ADD COLUMN launch_failure INTEGER NOT NULL\n"
+    "  DEFAULT 0;\n"
+    "UPDATE job_events SET launch_failure = 1\n"
+    "  WHERE from_state = 'launching'\n"
+    "    AND to_state IN ('pending', 'failed', 'launching');\n"
+    "DROP INDEX job_events_launch_failures;\n"
+    "CREATE INDEX job_events_launch_failures ON job_events (job_id)\n"
+    "  WHERE launch_failure = 1;\n";
 
 const struct berth__migration berth__sqlite_migrations[] = {
     {1, "initial schema", v1},
     {2, "claim index without claimed jobs; run usage", v2},
     {3, "index of jobs with a start deadline", v3},
+    {4, "launch failures marked on their events", v4},
     {0, NULL, NULL},
 };

@@ -1481,6 +1481,10 @@ test_store__stats_count_states_ready_and_launch_failures(void **state)
     u = upd(a + 1, BERTH_JOB_LAUNCHING, BERTH_JOB_LAUNCHING);
     place(&u, "h2");
     assert_int_equal(apply1(f->st, &u, T0), 0);
+    /* a field update with a reason is an event, not a launch failure */
+    u = upd(a + 1, BERTH_JOB_LAUNCHING, BERTH_JOB_LAUNCHING);
+    u.reason = "waiting for the engine";
+    assert_int_equal(apply1(f->st, &u, T0), 0);
     u = upd(a + 1, BERTH_JOB_LAUNCHING, BERTH_JOB_FAILED);
     assert_int_equal(apply1(f->st, &u, T0), 0);
     /* a+2 running, a+3 completed, a+4 cancelled */
