@@ -39,13 +39,14 @@ struct berth_user_conf {
 };
 
 struct berth_rule_conf {
+    char *name; /* optional `name:`, unique when given; NULL when absent */
     char *condition;
     char *executor;
     char *reason; /* NULL: "Matched rule: <condition>" */
     int priority; /* ascending; ties keep file order */
     size_t index; /* position in the file, 0-based */
     struct berth_rule *compiled; /* owned */
-    int line, col; /* of the condition scalar */
+    int line, col; /* where the condition text starts (inside quotes) */
 };
 
 struct berth_config {

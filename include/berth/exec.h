@@ -101,6 +101,9 @@ enum {
     BERTH_EXEC_CAP_LOGS_FOLLOW = 1u << 2,
     BERTH_EXEC_CAP_WAIT = 1u << 3, /* wait() blocks cheaply until the end */
     BERTH_EXEC_CAP_LIST = 1u << 4, /* list() finds berth's leftovers */
+    /* Every call is quick and never blocks (no network): the worker may
+     * make it on its main thread instead of handing it to a pool thread. */
+    BERTH_EXEC_CAP_INLINE = 1u << 5,
 };
 
 /*

@@ -171,6 +171,10 @@ struct berth_job {
     int64_t finished_at;      /* 0 = not finished */
     int64_t ready_at;         /* next time the job may be claimed */
     bool cancel_requested;
+    /* How the last run ended, when the backend says (-1 unknown). */
+    bool oom_killed;
+    int64_t peak_memory_bytes;
+    int64_t cpu_time_us;
     char *owner;              /* worker id holding the job, or NULL */
     int64_t lease_until;
 };

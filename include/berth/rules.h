@@ -24,7 +24,7 @@ struct berth_rule;
 
 /* Limits, reported as ordinary compile errors when exceeded. */
 #define BERTH_RULE_MAX_DEPTH 64
-#define BERTH_RULE_MAX_LEN 4096
+#define BERTH_RULE_MAX_LEN   4096
 
 /*
  * A compile error: where in the rule text (byte offset and length of the
@@ -69,6 +69,19 @@ void berth_rule_diag_format(const struct berth_rule_diag *d, const char *text,
                             struct berth_buf *out);
 
 /*
+ * The same, for callers that can map any byte offset of the text to its
+ * line and column in the file (a YAML block scalar spans lines, and a
+ * quoted one shifts columns at escapes): pos(offset) gives both. The caret
+ * line is drawn under the line of the text that holds the fault.
+ */
+typedef void (*berth_rule_pos_fn)(size_t offset, int *line, int *col,
+                                  void *ctx);
+void berth_rule_diag_format_pos(const struct berth_rule_diag *d,
+                                const char *text, size_t text_len,
+                                const char *file, berth_rule_pos_fn pos,
+                                void *pos_ctx, struct berth_buf *out);
+
+/*
  * The job context a rule sees. Everything is borrowed. NULL strings read as
  * '' (empty); NULL maps/lists read as empty. `has_user` false makes `user`
  * None.
@@ -96,8 +109,8 @@ struct berth_rule_ctx {
     double cpu_cores;
     int64_t timeout_seconds;
     const struct berth_map *labels; /* template labels merged with job's */
-    int64_t hour;    /* 0..23 UTC */
-    int64_t weekday; /* 0 = Monday */
+    int64_t hour;                   /* 0..23 UTC */
+    int64_t weekday;                /* 0 = Monday */
 };
 
 /*
@@ -105,8 +118,8 @@ struct berth_rule_ctx {
  * and BERTH_E_RUNTIME on a runtime error (e.g. `None > 5`, a missing label
  * key) with the message in err; the caller treats that as "no match".
  */
-int berth_rule_match(const struct berth_rule *r, const struct berth_rule_ctx *ctx,
-                     struct berth_err *err);
+int berth_rule_match(const struct berth_rule *r,
+                     const struct berth_rule_ctx *ctx, struct berth_err *err);
 
 /*
  * Evaluate and append the value as Python's repr() would print it: True, 3,

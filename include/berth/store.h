@@ -109,22 +109,33 @@ int berth_store_job_get(struct berth_store *st, int64_t id,
                         struct berth_job *out, struct berth_err *err);
 
 struct berth_job_filter {
-    int status;              /* an enum berth_job_state, or -1 for any */
-    const char *executor;    /* NULL: any */
-    const char *host;        /* NULL: any */
+    int status;                /* an enum berth_job_state, or -1 for any */
+    const char *executor;      /* NULL: any */
+    const char *host;          /* NULL: any */
     const char *template_name; /* NULL: any */
-    const char *owner;       /* NULL: any */
-    size_t limit;            /* 0: no limit */
-    bool newest_first;       /* default: oldest (lowest id) first */
+    const char *owner;         /* NULL: any */
+    size_t limit;              /* 0: no limit */
+    bool newest_first;         /* default: oldest (lowest id) first */
 };
 
-#define BERTH_JOB_FILTER_INIT {-1, NULL, NULL, NULL, NULL, 0, false}
+#define BERTH_JOB_FILTER_INIT                                                  \
+    {                                                                          \
+        -1, NULL, NULL, NULL, NULL, 0, false                                   \
+    }
 
 int berth_store_job_list(struct berth_store *st,
                          const struct berth_job_filter *f,
                          struct berth_job **out, size_t *n,
                          struct berth_err *err);
 void berth_store_jobs_free(struct berth_job *v, size_t n);
+
+/*
+ * Delete up to `max` (0: no limit) jobs in a terminal state whose
+ * finished_at is before `finished_before`, with their events and logs
+ * (`berth cleanup --older-than`). Oldest first. *purged gets the count.
+ */
+int berth_store_job_purge(struct berth_store *st, int64_t finished_before,
+                          size_t max, size_t *purged, struct berth_err *err);
 
 /* Events of one job, oldest first. */
 int berth_store_job_events(struct berth_store *st, int64_t job_id,
@@ -179,7 +190,29 @@ enum {
     BERTH_UPD_NEXT_ATTEMPT = 1u << 8, /* attempt = attempt + 1 (a retry
                                          after a failed launch or a lost
                                          run); only with to == PENDING */
+    BERTH_UPD_LOGS = 1u << 9,       /* logs of the current attempt, written
+                                       in the same transaction (replacing
+                                       any stored for that attempt) */
+    BERTH_UPD_USAGE = 1u << 10,     /* oom_killed, peak_memory_bytes,
+                                       cpu_time_us */
 };
+
+/*
+ * Why a reservation was refused (berth_job_update.cap_why). The first two
+ * mean "this host can never take it now" (DESIGN.md § Job lifecycle: every
+ * candidate disabled or unknown fails the job); the others mean "full now".
+ */
+enum berth_cap_why {
+    BERTH_CAP_OK = 0,
+    BERTH_CAP_UNKNOWN_HOST = 1,
+    BERTH_CAP_DISABLED = 2,
+    BERTH_CAP_JOBS = 3,   /* used_jobs == max_concurrent_jobs */
+    BERTH_CAP_MEMORY = 4, /* the job's memory_mb does not fit */
+    BERTH_CAP_CPU = 5,    /* the job's cpu_cores do not fit */
+};
+
+/* "unknown host", "host disabled", "no free job slot", … Never NULL. */
+const char *berth_store_cap_why_str(int why);
 
 /*
  * One change to one job. The change applies only if the job is still in
@@ -205,7 +238,7 @@ struct berth_job_update {
     int64_t job_id;
     enum berth_job_state from;
     enum berth_job_state to;
-    int attempt;        /* expected attempt; 0 = do not check */
+    int attempt; /* expected attempt; 0 = do not check */
     bool explicit_retry;
     const char *reason; /* event reason; NULL allowed when to == from */
     unsigned set;       /* BERTH_UPD_* bits */
@@ -220,10 +253,38 @@ struct berth_job_update {
     int64_t ready_at;
     const char *owner; /* NULL clears */
     int64_t lease_until;
+    const struct berth_job_logs *logs;
+    bool oom_killed;
+    int64_t peak_memory_bytes;
+    int64_t cpu_time_us;
     /* result, written by berth_store_apply() */
     int rc; /* 0, BERTH_E_STATE (not in `from` / illegal), BERTH_E_CAPACITY,
-               BERTH_E_NOTFOUND */
+               BERTH_E_NOTFOUND, BERTH_E_INVALID (malformed update: bad
+               state, BERTH_UPD_PLACEMENT without a host when entering
+               launching, BERTH_UPD_PLACEMENT on any other target) */
+    int cap_why; /* an enum berth_cap_why when rc == BERTH_E_CAPACITY */
 };
+
+/*
+ * Details where the lines above are silent (docs/store.md has the full
+ * list):
+ * - A host's max_concurrent_jobs <= 0 means "no job-count limit" to the
+ *   store (resolve executor defaults before host_put); memory_mb and
+ *   cpu_cores of 0 mean "not declared". CPU is counted in thousandths.
+ * - Entering pending or a terminal state drops owner and lease (unless the
+ *   update sets BERTH_UPD_OWNER), so a re-queued job is claimable by any
+ *   worker once ready. Entering pending also clears routing_reason,
+ *   rule_index, started_at and finished_at; an explicit retry also clears
+ *   cancel_requested and, without BERTH_UPD_READY_AT, makes the job ready
+ *   at `now`.
+ * - Clearing the owner (BERTH_UPD_OWNER with owner NULL) sets lease_until
+ *   to 0.
+ * - Event rows carry the job's executor and host after the change, or
+ *   before it when the change cleared them (so "launching -> pending" names
+ *   the host that failed).
+ * - Several updates of one job in one batch apply in order, each against
+ *   the result of the previous ones.
+ */
 
 /*
  * Apply `n` updates in one transaction at time `now`. Each update succeeds or
@@ -251,7 +312,9 @@ struct berth_store_stats {
     int64_t by_state[BERTH_JOB_NSTATES];
     int64_t pending_ready;     /* pending with ready_at <= now */
     int64_t pending_scheduled; /* pending with ready_at > now */
-    int64_t launch_failures;   /* events recording a failed launch */
+    /* events recording a failed launch: launching -> pending or failed,
+     * and fallback moves (launching -> launching to another host) */
+    int64_t launch_failures;
 };
 
 int berth_store_stats(struct berth_store *st, int64_t now,

@@ -48,6 +48,14 @@ bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv);
  * error, the report is printed and CLI_ERR returned.
  */
 int cli_config(struct cli *c, struct berth_config **out);
+/*
+ * Load the config at path without caching (cli_config() and `config check`
+ * use it). When path is absent and was not named explicitly, *out is the
+ * built-in default and *builtin is set. Caller frees *out. On error, the
+ * report is printed and CLI_ERR returned.
+ */
+int cli_config_load(const char *path, bool explicit_path,
+                    struct berth_config **out, bool *builtin);
 /* The store, opened once (with the config's hosts and templates synced). */
 int cli_store(struct cli *c, struct berth_store **out);
 
@@ -71,5 +79,46 @@ int cmd_cleanup(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 
 const struct cli_cmd *cli_find_cmd(const char *name);
+
+/* ---- shared helpers (src/cli/cli_util.c) ------------------------------ */
+
+struct json_t;
+
+/* A job as JSON, with the stable field names documented in the README.
+ * Caller decrefs. */
+struct json_t *cli_job_json(const struct berth_job *j);
+struct json_t *cli_event_json(const struct berth_job_event *e);
+struct json_t *cli_template_json(const struct berth_template *t);
+struct json_t *cli_host_json(const struct berth_host *h);
+/* Print compact-but-readable JSON and a newline to stdout; steals o. */
+void cli_print_json(struct json_t *o);
+/* RFC 3339 text or NULL (JSON null) for 0. */
+struct json_t *cli_time_json(int64_t us);
+/* "2026-11-27T15:49:13Z" or "-" for 0, into buf[BERTH_TIME_STR_MAX]. */
+const char *cli_time_text(int64_t us, char *buf);
+
+/* Split a command line the way a POSIX shell splits words ('…', "…",
+ * backslash); BERTH_E_INVALID on an unterminated quote. */
+int cli_split_words(const char *s, struct berth_strv *out,
+                    struct berth_err *err);
+
+/* Parse a job id ("12"); prints the error and returns CLI_USAGE on bad
+ * input. */
+int cli_parse_id(const char *cmd, const char *s, int64_t *out);
+
+/*
+ * Submit-style flags -> a job spec (shared by `submit` and `explain`).
+ * Resolves the template from the store and merges environment < template
+ * env < job env. Prints errors itself; returns CLI_OK, CLI_ERR or
+ * CLI_USAGE. `extra` receives flags only `submit` uses.
+ */
+struct submit_extra {
+    int64_t count;
+    bool wait;
+    bool json;
+};
+
+int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
+                       struct berth_job *job, struct submit_extra *extra);
 
 #endif

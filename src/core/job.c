@@ -164,6 +164,8 @@ void berth_job_init(struct berth_job *j)
     j->status = BERTH_JOB_PENDING;
     j->attempt = 1;
     j->rule_index = -1;
+    j->peak_memory_bytes = -1;
+    j->cpu_time_us = -1;
 }
 
 void berth_job_release(struct berth_job *j)

@@ -614,7 +614,8 @@ static int mock_cleanup(struct berth_exec *ex, const char *execution_id,
 
 const struct berth_exec_ops berth__exec_mock = {
     .type = "mock",
-    .caps = BERTH_EXEC_CAP_BATCH_STATUS | BERTH_EXEC_CAP_CANCEL,
+    .caps = BERTH_EXEC_CAP_BATCH_STATUS | BERTH_EXEC_CAP_CANCEL |
+            BERTH_EXEC_CAP_INLINE,
     .options = mock_options,
     .default_max_concurrent_jobs = 1000,
     .poll_interval_ms = 5,

@@ -197,10 +197,12 @@ int berth_map_from_json(struct berth_map *m, const char *text,
     json_object_foreach(o, k, v)
     {
         if (!json_is_string(v)) {
+            /* k belongs to o: use it before letting o go. */
+            int rc = berth_err_set(err, BERTH_E_PARSE,
+                                   "value of '%s' is not a string", k);
             json_decref(o);
             berth_map_release(m);
-            return berth_err_set(err, BERTH_E_PARSE,
-                                 "value of '%s' is not a string", k);
+            return rc;
         }
         berth_map_set(m, k, json_string_value(v));
     }
