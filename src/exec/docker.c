@@ -147,7 +147,7 @@ static int docker_create(const struct berth_exec_params *p,
     struct docker_exec *dx = berth_xcalloc(1, sizeof(*dx));
     const char *url, *pin;
     bool tls;
-    int64_t v;
+    int64_t v = 0;
     int rc;
 
     *out = NULL;

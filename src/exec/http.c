@@ -161,8 +161,12 @@ int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
     for (const char *const *hp = req->headers; hp && *hp; hp++)
         hdrs = curl_slist_append(hdrs, *hp);
     /* libcurl adds "Expect: 100-continue" to large bodies; the servers we
-     * talk to do not need the extra round trip. */
-    hdrs = curl_slist_append(hdrs, "Expect:");
+     * talk to do not need the extra round trip. Not with SigV4: libcurl
+     * 7.88 signs every header of this list, even "Expect:", which only
+     * removes a header, so the server would miss a signed header. (It adds
+     * Expect only above 1 MiB, far beyond any AWS API body berth sends.) */
+    if (!req->aws_sigv4)
+        hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (req->aws_sigv4) {
         curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req->aws_sigv4);
@@ -180,25 +184,21 @@ int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     if (cc != CURLE_OK) {
         if (x.too_big)
-            rc = berth_err_set(err, BERTH_E_TOOBIG,
-                               "%s %s: response larger than %zu bytes",
-                               req->method ? req->method : "GET", req->url,
-                               resp->body.max);
+            rc = berth_err_set(
+                err, BERTH_E_TOOBIG, "%s %s: response larger than %zu bytes",
+                req->method ? req->method : "GET", req->url, resp->body.max);
         else if (x.stopped)
             rc = 0; /* the caller's callback ended the stream on purpose */
         else if (cc == CURLE_OPERATION_TIMEDOUT)
-            rc = berth_err_set_transient(err, BERTH_E_TIMEOUT,
-                                         "%s %s: timed out: %s",
-                                         req->method ? req->method : "GET",
-                                         req->url,
-                                         curl_err[0] ? curl_err
-                                                     : curl_easy_strerror(cc));
+            rc = berth_err_set_transient(
+                err, BERTH_E_TIMEOUT, "%s %s: timed out: %s",
+                req->method ? req->method : "GET", req->url,
+                curl_err[0] ? curl_err : curl_easy_strerror(cc));
         else
-            rc = berth_err_set_transient(err, BERTH_E_NET, "%s %s: %s",
-                                         req->method ? req->method : "GET",
-                                         req->url,
-                                         curl_err[0] ? curl_err
-                                                     : curl_easy_strerror(cc));
+            rc = berth_err_set_transient(
+                err, BERTH_E_NET, "%s %s: %s",
+                req->method ? req->method : "GET", req->url,
+                curl_err[0] ? curl_err : curl_easy_strerror(cc));
     }
     curl_slist_free_all(hdrs);
     return rc;
@@ -212,8 +212,8 @@ int berth_http_status_error(long status, const char *what, const char *detail,
     if (status >= 200 && status < 300)
         return 0;
     if (status == 429 || status >= 500)
-        return berth_err_set_transient(err, BERTH_E_BACKEND,
-                                       "%s: HTTP %ld: %s", what, status, d);
+        return berth_err_set_transient(err, BERTH_E_BACKEND, "%s: HTTP %ld: %s",
+                                       what, status, d);
     if (status == 401 || status == 403)
         return berth_err_set(err, BERTH_E_AUTH, "%s: HTTP %ld: %s", what,
                              status, d);
@@ -223,6 +223,6 @@ int berth_http_status_error(long status, const char *what, const char *detail,
     if (status == 409)
         return berth_err_set(err, BERTH_E_CONFLICT, "%s: HTTP %ld: %s", what,
                              status, d);
-    return berth_err_set(err, BERTH_E_INVALID, "%s: HTTP %ld: %s", what,
-                         status, d);
+    return berth_err_set(err, BERTH_E_INVALID, "%s: HTTP %ld: %s", what, status,
+                         d);
 }
