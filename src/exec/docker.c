@@ -79,6 +79,7 @@ struct docker_track {
     int64_t peak_mem; /* bytes, -1 unknown */
     int64_t cpu_us;   /* -1 unknown */
     int64_t sampled;  /* berth_mono_us() of the last sample, 0 never */
+    int tty;          /* Config.Tty: 0, 1, or -1 unknown */
     bool cancelled;
 };
 
@@ -277,8 +278,16 @@ static struct docker_track *track_find(struct docker_exec *dx, const char *id,
     t->peak_mem = -1;
     t->cpu_us = -1;
     t->sampled = 0;
+    t->tty = -1;
     t->cancelled = false;
     return t;
+}
+
+static void track_tty(struct docker_exec *dx, const char *id, bool tty)
+{
+    pthread_mutex_lock(&dx->mu);
+    track_find(dx, id, true)->tty = tty;
+    pthread_mutex_unlock(&dx->mu);
 }
 
 static void track_forget(struct docker_exec *dx, const char *id)
@@ -774,11 +783,14 @@ static int docker_launch(struct berth_exec *ex, const struct berth_launch *req,
         }
         snprintf(out->id, sizeof(out->id), "%s", in.id);
         out->adopted = true;
+        track_tty(dx, in.id, in.tty);
         if (strcmp(in.status, "created") == 0)
             rc = start_container(dx, in.id, name, err);
         goto out;
     }
     rc = start_container(dx, out->id, name, err);
+    if (rc == 0)
+        track_tty(dx, out->id, false); /* our create body says so */
 out:
     berth_log(BERTH_LOG_DEBUG, "docker launch", BL_S("host", dx->host),
               BL_S("container", name), BL_B("adopted", out->adopted),
@@ -895,6 +907,7 @@ static int status_one(struct docker_exec *dx, struct berth_exec_status *q,
         return transport_error(rc) ? rc : 0;
     }
     berth__docker_inspect_to_status(&in, q);
+    track_tty(dx, q->execution_id, in.tty);
     if (q->state == BERTH_EXEC_RUNNING)
         sample(dx, in.id, false);
     fill_tracked(dx, q);
@@ -995,21 +1008,31 @@ static int stream_logs(struct docker_exec *dx, const char *id, bool follow,
                        berth_exec_log_fn fn, void *ctx, struct berth_err *err)
 {
     struct berth__docker_inspect in;
+    struct docker_track *t;
     struct log_sink s;
     struct dreq r = {.method = "GET", .max_body = ERROR_BODY_MAX};
     struct berth_http_resp resp;
     char *path;
+    int tty;
     int rc;
 
     rc = check_id(id, err);
     if (rc)
         return rc;
     /* API 1.41 sends no Content-Type on /logs: the container's Tty says
-     * whether the stream is framed. */
-    rc = inspect(dx, id, &in, err);
-    if (rc)
-        return rc;
-    berth__docker_demux_init(&s.demux, in.tty);
+     * whether the stream is framed. Known for what this instance launched
+     * or looked at; asked for otherwise. */
+    pthread_mutex_lock(&dx->mu);
+    t = track_find(dx, id, false);
+    tty = t ? t->tty : -1;
+    pthread_mutex_unlock(&dx->mu);
+    if (tty < 0) {
+        rc = inspect(dx, id, &in, err);
+        if (rc)
+            return rc;
+        tty = in.tty;
+    }
+    berth__docker_demux_init(&s.demux, tty == 1);
     s.fn = fn;
     s.ctx = ctx;
     s.rc = 0;

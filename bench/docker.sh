@@ -1,0 +1,118 @@
+#!/bin/sh
+# docker.sh - containers per second on a real Docker engine, three ways,
+# measured in the same run so that they compare:
+#
+#   berth   submit N jobs running `true`, then `berth worker --once
+#           --concurrency C` until all are completed (submit -> completed),
+#           with the host's max_concurrent_jobs = C;
+#   raw     bench_docker_raw: C threads doing create + start + wait + remove
+#           straight on the Engine API (the engine's own limit);
+#   serial  a `docker run --rm` loop (what a shell script would do).
+#
+#   bench/docker.sh [-n N] [-c "1 4 16"] [-r ROUNDS] [-b BUILD_DIR]
+#
+# Each (way, C) is measured ROUNDS times (default 3), alternating berth and
+# raw so that a drift of the machine hits both; the table shows the median
+# and the berth/raw ratio. Needs root (or a user in the docker group) and
+# the engine from scripts/start-dockerd.
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+N=48
+CONCS="1 4 16"
+ROUNDS=3
+BUILD=build
+while getopts n:c:r:b: opt; do
+    case $opt in
+    n) N=$OPTARG ;;
+    c) CONCS=$OPTARG ;;
+    r) ROUNDS=$OPTARG ;;
+    b) BUILD=$OPTARG ;;
+    *) echo "usage: $0 [-n N] [-c \"1 4 16\"] [-r ROUNDS] [-b BUILD]" >&2
+       exit 2 ;;
+    esac
+done
+
+eval "$(scripts/start-dockerd)"
+URL=${BERTH_TEST_DOCKER:-}
+if [ -z "$URL" ]; then
+    echo "bench/docker.sh: no Docker engine" >&2
+    exit 1
+fi
+BERTH=$root/$BUILD/berth
+RAW=$root/$BUILD/bench/bench_docker_raw
+for f in "$BERTH" "$RAW"; do
+    [ -x "$f" ] || { echo "bench/docker.sh: build first ($f)" >&2; exit 1; }
+done
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v z="$3" 'BEGIN { printf "%.2f", n / (z - a) }'; }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# berth_once C -> containers/s through berth (submit -> completed).
+berth_once() {
+    c=$1
+    d=$(mktemp -d /tmp/berth-bench-XXXXXX)
+    cat >"$d/berth.yaml" <<EOF
+store: sqlite:$d/berth.db
+default_executor: docker
+executors:
+  docker: {network: none, namespace: bench$$}
+hosts:
+  - {name: local, executor: docker, url: "$URL", max_concurrent_jobs: $c}
+EOF
+    a=$(now)
+    "$BERTH" --config "$d/berth.yaml" submit --image local/busybox:latest \
+        --command true --count "$N" >/dev/null
+    "$BERTH" --config "$d/berth.yaml" worker --once --concurrency "$c" \
+        2>"$d/worker.log"
+    z=$(now)
+    done_n=$("$BERTH" --config "$d/berth.yaml" jobs --status completed \
+        --limit 1000000 | tail -n +2 | wc -l)
+    if [ "$done_n" != "$N" ]; then
+        echo "bench/docker.sh: only $done_n of $N completed (log: $d)" >&2
+        exit 1
+    fi
+    rate "$N" "$a" "$z"
+    rm -rf "$d"
+}
+
+raw_once() {
+    "$RAW" -u "$URL" -c "$1" -n "$N" | sed 's/.*per_second=\([0-9.]*\).*/\1/'
+}
+
+serial_once() {
+    n=$(( N / 4 > 4 ? N / 4 : 4 ))
+    a=$(now)
+    i=0
+    while [ $i -lt $n ]; do
+        docker -H "$URL" run --rm --network none local/busybox:latest true
+        i=$((i + 1))
+    done
+    z=$(now)
+    rate "$n" "$a" "$z"
+}
+
+echo "# docker bench: N=$N per run, rounds=$ROUNDS, $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| concurrency | berth (containers/s) | raw engine API | berth / raw |\n'
+printf '|---:|---:|---:|---:|\n'
+for c in $CONCS; do
+    b_all=""
+    r_all=""
+    k=0
+    while [ $k -lt "$ROUNDS" ]; do
+        b_all="$b_all $(berth_once "$c")"
+        r_all="$r_all $(raw_once "$c")"
+        k=$((k + 1))
+    done
+    b=$(echo "$b_all" | median)
+    r=$(echo "$r_all" | median)
+    ratio=$(awk -v b="$b" -v r="$r" 'BEGIN { printf "%.0f%%", 100 * b / r }')
+    printf '| %s | %s | %s | %s |\n' "$c" "$b" "$r" "$ratio"
+    echo "#   c=$c berth rounds:$b_all raw rounds:$r_all" >&2
+done
+s=$(serial_once)
+printf '\nserial `docker run --rm` loop: %s containers/s\n' "$s"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
