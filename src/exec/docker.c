@@ -914,6 +914,77 @@ static int status_one(struct docker_exec *dx, struct berth_exec_status *q,
     return 0;
 }
 
+/*
+ * Many at once: one GET /containers/json filtered by id gives every
+ * container's state; only those that ended are inspected for their exit
+ * code, OOM verdict and times. So following N running jobs costs one engine
+ * call per poll, not N. Returns -1 when the list could not be used (then
+ * each is inspected), or the transport error that failed the whole call.
+ */
+static int status_batch(struct docker_exec *dx, struct berth_exec_status *q,
+                        size_t n, struct berth_err *err)
+{
+    struct dreq r = {.method = "GET", .max_body = 16u << 20};
+    struct berth_http_resp resp;
+    struct berth_exec_object *o = NULL;
+    json_t *filter = json_object(), *ids = json_array();
+    char *ftext, *fesc, *path;
+    size_t no = 0;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        if (check_id(q[i].execution_id, NULL) == 0)
+            json_array_append_new(ids, json_string(q[i].execution_id));
+    json_object_set_new(filter, "id", ids);
+    ftext = json_dumps(filter, JSON_COMPACT);
+    json_decref(filter);
+    fesc = curl_easy_escape(NULL, ftext, 0);
+    path = berth_xasprintf("/containers/json?all=1&filters=%s", fesc);
+    berth_http_resp_init(&resp);
+    r.path = path;
+    rc = dcall(dx, &r, &resp, err);
+    if (rc) {
+        for (size_t i = 0; i < n; i++) {
+            q[i].rc = rc;
+            snprintf(q[i].message, sizeof(q[i].message), "%s",
+                     err ? err->msg : "engine call failed");
+        }
+        goto out;
+    }
+    if (resp.status != 200 ||
+        berth__docker_parse_list(resp.body.data, resp.body.len, NULL, &o, &no,
+                                 NULL) != 0) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct berth_exec_object *hit = NULL;
+        for (size_t k = 0; k < no && !hit; k++)
+            if (strcmp(o[k].id, q[i].execution_id) == 0)
+                hit = &o[k];
+        if (!hit || hit->state == BERTH_EXEC_EXITED) {
+            /* Over (details wanted), or asked by a name or short id, or
+             * bad, or gone: one inspect says which. */
+            status_one(dx, &q[i], NULL);
+            continue;
+        }
+        q[i].state = hit->state;
+        if (hit->state == BERTH_EXEC_PENDING)
+            snprintf(q[i].message, sizeof(q[i].message), "%s",
+                     "created, not started");
+        else
+            sample(dx, hit->id, false);
+        fill_tracked(dx, &q[i]);
+    }
+out:
+    free(o);
+    berth_http_resp_release(&resp);
+    free(path);
+    curl_free(fesc);
+    free(ftext);
+    return rc;
+}
+
 static int docker_status(struct berth_exec *ex, struct berth_exec_status *q,
                          size_t n, struct berth_err *err)
 {
@@ -921,6 +992,11 @@ static int docker_status(struct berth_exec *ex, struct berth_exec_status *q,
     size_t down = 0;
     int last = 0;
 
+    if (n > 1) {
+        int rc = status_batch(dx, q, n, err);
+        if (rc >= 0)
+            return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         int rc = status_one(dx, &q[i], err);
         if (rc) {
@@ -1184,18 +1260,21 @@ static int docker_list(struct berth_exec *ex, struct berth_exec_object **out,
         rc = engine_error(dx, &resp, "cannot list containers", err);
     else if (rc == 0)
         rc = berth__docker_parse_list(resp.body.data, resp.body.len,
-                                      dx->namespace_, out, n, err);
+                                      dx->namespace_ ? dx->namespace_ : "", out,
+                                      n, err);
     berth_http_resp_release(&resp);
     return rc;
 }
 
 const struct berth_exec_ops berth__exec_docker = {
     .type = "docker",
-    .caps = BERTH_EXEC_CAP_CANCEL | BERTH_EXEC_CAP_LOGS_FOLLOW |
-            BERTH_EXEC_CAP_WAIT | BERTH_EXEC_CAP_LIST,
+    .caps = BERTH_EXEC_CAP_BATCH_STATUS | BERTH_EXEC_CAP_CANCEL |
+            BERTH_EXEC_CAP_LOGS_FOLLOW | BERTH_EXEC_CAP_WAIT |
+            BERTH_EXEC_CAP_LIST,
     .options = docker_options,
     .default_max_concurrent_jobs = 8,
-    .poll_interval_ms = 500,
+    /* A poll of a host's running jobs is one engine call (status_batch). */
+    .poll_interval_ms = 250,
     .create = docker_create,
     .destroy = docker_destroy,
     .health = docker_health,

@@ -86,7 +86,7 @@ try:
     # ---- one engine stops mid-run -------------------------------------
     w = b.start_worker("--concurrency", "8")
     try:
-        first = [b.submit("--image", IMAGE, "--command", "sleep 4")
+        first = [b.submit("--image", IMAGE, "--command", "sleep 20")
                  for _ in range(4)]
         end = time.time() + 120
         while time.time() < end:
