@@ -82,8 +82,8 @@ static uint64_t next(void)
 
 static void make_job(struct berth_job *j)
 {
-    static const char *const tmpl[] = {"ml-train", "batch-report",
-                                       "test-smoke", "etl", NULL};
+    static const char *const tmpl[] = {"ml-train", "batch-report", "test-smoke",
+                                       "etl", NULL};
     const char *t;
     berth_job_init(j);
     j->image = berth_xstrdup("img");
@@ -126,8 +126,8 @@ int main(int argc, char **argv)
     berth_log_set_level(BERTH_LOG_ERROR);
     berth_err_init(&err);
     text = config_text(nhosts);
-    if (berth_config_load_text("bench.yaml", text, strlen(text), &cfg,
-                               &report, &err))
+    if (berth_config_load_text("bench.yaml", text, strlen(text), &cfg, &report,
+                               &err))
         die(berth_buf_cstr(&report), NULL);
     url = berth_xasprintf("sqlite:%s/bench_route.db", dir);
     {

@@ -146,6 +146,10 @@ int berth_router_instance_get(struct berth_router *r, const char *host,
                               struct berth_exec **out, struct berth_err *err);
 void berth_router_instance_put(struct berth_router *r, const char *host);
 
+/* Free job slots over every enabled host of an enabled executor: the most
+ * jobs it is worth claiming now. */
+int64_t berth_router_free_slots(const struct berth_router *r);
+
 /* Figures for tests and `berth executors`. */
 size_t berth_router_instances_created(const struct berth_router *r);
 size_t berth_router_health_calls(const struct berth_router *r);

@@ -116,11 +116,12 @@ struct berth_job_filter {
     const char *owner;         /* NULL: any */
     size_t limit;              /* 0: no limit */
     bool newest_first;         /* default: oldest (lowest id) first */
+    bool with_start_deadline;  /* only jobs that carry a start_deadline */
 };
 
 #define BERTH_JOB_FILTER_INIT                                                  \
     {                                                                          \
-        -1, NULL, NULL, NULL, NULL, 0, false                                   \
+        -1, NULL, NULL, NULL, NULL, 0, false, false                            \
     }
 
 int berth_store_job_list(struct berth_store *st,
@@ -178,23 +179,23 @@ int berth_store_job_claim_orphans(struct berth_store *st, const char *owner,
 
 /* Which optional fields of struct berth_job_update to write. */
 enum {
-    BERTH_UPD_PLACEMENT = 1u << 0,  /* executor, host, routing_reason,
-                                       rule_index */
-    BERTH_UPD_EXECUTION = 1u << 1,  /* execution_id */
-    BERTH_UPD_EXIT = 1u << 2,       /* exit_code */
-    BERTH_UPD_ERROR = 1u << 3,      /* last_error */
-    BERTH_UPD_WAIT = 1u << 4,       /* wait_reason */
-    BERTH_UPD_READY_AT = 1u << 5,   /* ready_at */
-    BERTH_UPD_CANCEL_REQ = 1u << 6, /* cancel_requested = true */
-    BERTH_UPD_OWNER = 1u << 7,      /* owner and lease_until */
+    BERTH_UPD_PLACEMENT = 1u << 0,    /* executor, host, routing_reason,
+                                         rule_index */
+    BERTH_UPD_EXECUTION = 1u << 1,    /* execution_id */
+    BERTH_UPD_EXIT = 1u << 2,         /* exit_code */
+    BERTH_UPD_ERROR = 1u << 3,        /* last_error */
+    BERTH_UPD_WAIT = 1u << 4,         /* wait_reason */
+    BERTH_UPD_READY_AT = 1u << 5,     /* ready_at */
+    BERTH_UPD_CANCEL_REQ = 1u << 6,   /* cancel_requested = true */
+    BERTH_UPD_OWNER = 1u << 7,        /* owner and lease_until */
     BERTH_UPD_NEXT_ATTEMPT = 1u << 8, /* attempt = attempt + 1 (a retry
                                          after a failed launch or a lost
                                          run); only with to == PENDING */
-    BERTH_UPD_LOGS = 1u << 9,       /* logs of the current attempt, written
-                                       in the same transaction (replacing
-                                       any stored for that attempt) */
-    BERTH_UPD_USAGE = 1u << 10,     /* oom_killed, peak_memory_bytes,
-                                       cpu_time_us */
+    BERTH_UPD_LOGS = 1u << 9,         /* logs of the current attempt, written
+                                         in the same transaction (replacing
+                                         any stored for that attempt) */
+    BERTH_UPD_USAGE = 1u << 10,       /* oom_killed, peak_memory_bytes,
+                                         cpu_time_us */
 };
 
 /*
@@ -253,7 +254,7 @@ struct berth_job_update {
     int64_t ready_at;
     const char *owner; /* NULL clears */
     int64_t lease_until;
-    const struct berth_job_logs *logs;
+    const struct berth_job_logs *logs; /* borrowed, for BERTH_UPD_LOGS */
     bool oom_killed;
     int64_t peak_memory_bytes;
     int64_t cpu_time_us;

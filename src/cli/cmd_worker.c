@@ -34,11 +34,13 @@ static const char worker_help[] =
     "Signals: TERM/INT stop claiming, finish calls in flight, release leases\n"
     "and exit 0; USR1 logs the worker's state; HUP re-reads the config.\n";
 
-static struct berth_worker *the_worker;
+static struct berth_worker *volatile the_worker;
+static volatile sig_atomic_t stop_early; /* a stop before the worker exists */
 
 static void on_stop(int sig)
 {
     (void)sig;
+    stop_early = 1;
     if (the_worker)
         berth_worker_stop(the_worker);
 }
@@ -109,6 +111,13 @@ int cmd_worker(struct cli *c, int argc, char **argv)
     int opt, rc;
     int64_t v;
 
+    /* Signals first: a SIGTERM that arrives while the config loads still
+     * means a clean stop. */
+    handle(SIGTERM, on_stop);
+    handle(SIGINT, on_stop);
+    handle(SIGUSR1, on_usr1);
+    handle(SIGHUP, on_hup);
+    signal(SIGPIPE, SIG_IGN);
     berth_worker_opts_init(&o);
     optind = 0;
     opterr = 0;
@@ -182,11 +191,8 @@ int cmd_worker(struct cli *c, int argc, char **argv)
         return cli_fail("cannot start worker: %s", err.msg);
     berth_worker_set_reload(w, reload_config, c);
     the_worker = w;
-    handle(SIGTERM, on_stop);
-    handle(SIGINT, on_stop);
-    handle(SIGUSR1, on_usr1);
-    handle(SIGHUP, on_hup);
-    signal(SIGPIPE, SIG_IGN);
+    if (stop_early)
+        berth_worker_stop(w);
     rc = berth_worker_run(w, &err);
     the_worker = NULL;
     berth_worker_free(w);

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "berth/log.h"
 #include "exec_int.h"
 
 static const struct berth_opt_spec mock_options[] = {
@@ -372,6 +373,71 @@ static int64_t label_int(const struct berth_map *labels, const char *key,
     return dflt;
 }
 
+/*
+ * Record a launch durably and atomically: the run file is written under a
+ * temporary name and linked into place, so it either exists whole or not at
+ * all (a worker killed halfway leaves no half-launched run behind), and
+ * link() fails when another process launched this attempt first - then its
+ * run is adopted. Called with the lock held.
+ */
+static int run_record(struct mock_exec *m, struct mock_run *r, const char *id,
+                      struct berth_execution *out, struct berth_err *err)
+{
+    char *path = berth_xasprintf("%s/%s", m->runs_dir, id);
+    char *tmp = berth_xasprintf("%s/.tmp-%d-%s", m->runs_dir, (int)getpid(),
+                                id);
+    char *text = run_encode(r);
+    int fd, rc = 0;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, text, strlen(text)) != 0) {
+        rc = berth_err_set_transient(err, BERTH_E_IO,
+                                     "mock: cannot record run '%s': %s", tmp,
+                                     strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    close(fd);
+    if (link(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        if (e != EEXIST) {
+            rc = berth_err_set_transient(err, BERTH_E_IO,
+                                         "mock: cannot record run '%s': %s",
+                                         path, strerror(e));
+            goto out;
+        }
+        /* Another process launched this attempt first: adopt it. */
+        if (!run_load(m, id)) {
+            rc = berth_err_set_transient(err, BERTH_E_IO,
+                                         "mock: run record '%s' is "
+                                         "unreadable",
+                                         id);
+            goto out;
+        }
+        snprintf(out->id, sizeof(out->id), "%s", id);
+        out->adopted = true;
+        goto out;
+    }
+    unlink(tmp);
+    {
+        char line[256];
+        int n = snprintf(line, sizeof(line), "%" PRId64 " %d %s %" PRId64 "\n",
+                         r->job_id, r->attempt, m->host, r->start_us);
+        /* launches.log is for people; the run files are the record. */
+        if (write_all(m->log_fd, line, (size_t)n) != 0)
+            berth_log(BERTH_LOG_WARN, "mock: cannot append to launches.log",
+                      BL_S("error", strerror(errno)));
+    }
+out:
+    free(path);
+    free(tmp);
+    free(text);
+    return rc;
+}
+
 static int mock_launch(struct berth_exec *ex, const struct berth_launch *req,
                        struct berth_execution *out, struct berth_err *err)
 {
@@ -430,49 +496,8 @@ static int mock_launch(struct berth_exec *ex, const struct berth_launch *req,
     r->out = berth_xstrdup(lout ? lout : m->out);
 
     if (m->runs_dir) {
-        char *path = berth_xasprintf("%s/%s", m->runs_dir, id);
-        char *text = run_encode(r);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == EEXIST) {
-            /* Another process launched this attempt first: adopt it. */
-            free(path);
-            free(text);
-            run_free(r);
-            r = run_load(m, id);
-            pthread_mutex_unlock(&m->lock);
-            if (!r)
-                return berth_err_set_transient(err, BERTH_E_IO,
-                                               "mock: run record '%s' is "
-                                               "unreadable",
-                                               id);
-            snprintf(out->id, sizeof(out->id), "%s", id);
-            out->adopted = true;
-            return 0;
-        }
-        if (fd < 0 || write_all(fd, text, strlen(text)) != 0) {
-            int e = errno;
-            if (fd >= 0) {
-                close(fd);
-                unlink(path);
-            }
-            rc = berth_err_set_transient(err, BERTH_E_IO,
-                                         "mock: cannot record run '%s': %s",
-                                         path, strerror(e));
-        } else {
-            char line[256];
-            int n = snprintf(line, sizeof(line),
-                             "%" PRId64 " %d %s %" PRId64 "\n", r->job_id,
-                             r->attempt, m->host, r->start_us);
-            close(fd);
-            if (write_all(m->log_fd, line, (size_t)n) != 0)
-                rc = berth_err_set_transient(err, BERTH_E_IO,
-                                             "mock: cannot append to "
-                                             "launches.log: %s",
-                                             strerror(errno));
-        }
-        free(path);
-        free(text);
-        if (rc) {
+        rc = run_record(m, r, id, out, err);
+        if (rc || out->adopted) {
             run_free(r);
             pthread_mutex_unlock(&m->lock);
             return rc;

@@ -893,6 +893,25 @@ void berth_router_instance_put(struct berth_router *r, const char *host)
         host_drop_instance(h);
 }
 
+int64_t berth_router_free_slots(const struct berth_router *r)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        const struct rhost *h = &r->hosts[i];
+        const struct berth_executor_conf *ec;
+        int64_t free_slots;
+        if (h->gone || !h->h.enabled)
+            continue;
+        ec = berth_config_executor(r->cfg, h->h.executor);
+        if (!ec || !ec->enabled)
+            continue;
+        free_slots = host_max_jobs(h) - host_used_jobs(h);
+        if (free_slots > 0)
+            total += free_slots;
+    }
+    return total;
+}
+
 size_t berth_router_instances_created(const struct berth_router *r)
 {
     return r->instances_created;

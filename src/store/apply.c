@@ -211,11 +211,53 @@ static void host_add(struct berth__host_row *h, int sign, int64_t mem,
         h->d_cpu_millis = -h->used_cpu_millis;
 }
 
-static void set_str(char **dst, const char *src)
+/* Setters that note which state columns really changed (row->changed), so
+ * that a backend may write only those. */
+static void set_str(struct berth__job_row *row, char **dst, const char *src,
+                    unsigned col)
 {
-    char *s = berth_xstrdup(src);
+    char *s;
+    if (*dst == src || (*dst && src && strcmp(*dst, src) == 0))
+        return;
+    s = berth_xstrdup(src);
     free(*dst);
     *dst = s;
+    row->changed |= 1u << col;
+}
+
+static void set_i64(struct berth__job_row *row, int64_t *dst, int64_t v,
+                    unsigned col)
+{
+    if (*dst != v) {
+        *dst = v;
+        row->changed |= 1u << col;
+    }
+}
+
+static void set_int(struct berth__job_row *row, int *dst, int v, unsigned col)
+{
+    if (*dst != v) {
+        *dst = v;
+        row->changed |= 1u << col;
+    }
+}
+
+static void set_bool(struct berth__job_row *row, bool *dst, bool v,
+                     unsigned col)
+{
+    if (*dst != v) {
+        *dst = v;
+        row->changed |= 1u << col;
+    }
+}
+
+static void set_exit(struct berth__job_row *row, bool has, int code)
+{
+    if (row->has_exit_code != has || row->exit_code != code) {
+        row->has_exit_code = has;
+        row->exit_code = code;
+        row->changed |= 1u << BERTH__COL_EXIT_CODE;
+    }
 }
 
 static void add_event(struct berth__apply *a, const struct berth__job_row *row,
@@ -246,6 +288,7 @@ static void apply_one(struct berth__apply *a, struct berth_job_update *u)
     bool change = u->to != u->from || u->explicit_retry;
     bool move = is_move(u);
     char *old_executor = NULL, *old_host = NULL;
+    int run_attempt;
 
     if (!row || !row->found) {
         u->rc = BERTH_E_NOTFOUND;
@@ -279,69 +322,86 @@ static void apply_one(struct berth__apply *a, struct berth_job_update *u)
                  row->cpu_millis);
     }
 
+    run_attempt = row->attempt; /* the attempt logs belong to */
     old_executor = berth_xstrdup(row->executor);
     old_host = berth_xstrdup(row->host);
 
     if (u->set & BERTH_UPD_PLACEMENT) {
-        set_str(&row->executor, u->executor);
-        set_str(&row->host, u->host);
-        set_str(&row->routing_reason, u->routing_reason);
-        row->rule_index = u->rule_index;
+        set_str(row, &row->executor, u->executor, BERTH__COL_EXECUTOR);
+        set_str(row, &row->host, u->host, BERTH__COL_HOST);
+        set_str(row, &row->routing_reason, u->routing_reason,
+                BERTH__COL_ROUTING_REASON);
+        set_int(row, &row->rule_index, u->rule_index, BERTH__COL_RULE_INDEX);
     }
     if (u->set & BERTH_UPD_EXECUTION)
-        set_str(&row->execution_id, u->execution_id);
-    if (u->set & BERTH_UPD_EXIT) {
-        row->has_exit_code = true;
-        row->exit_code = u->exit_code;
-    }
+        set_str(row, &row->execution_id, u->execution_id,
+                BERTH__COL_EXECUTION_ID);
+    if (u->set & BERTH_UPD_EXIT)
+        set_exit(row, true, u->exit_code);
     if (u->set & BERTH_UPD_ERROR)
-        set_str(&row->last_error, u->last_error);
+        set_str(row, &row->last_error, u->last_error, BERTH__COL_LAST_ERROR);
     if (u->set & BERTH_UPD_WAIT)
-        set_str(&row->wait_reason, u->wait_reason);
+        set_str(row, &row->wait_reason, u->wait_reason, BERTH__COL_WAIT_REASON);
     if (u->set & BERTH_UPD_READY_AT)
-        row->ready_at = u->ready_at;
+        set_i64(row, &row->ready_at, u->ready_at, BERTH__COL_READY_AT);
+    if (u->set & BERTH_UPD_USAGE) {
+        set_bool(row, &row->oom_killed, u->oom_killed, BERTH__COL_OOM_KILLED);
+        set_i64(row, &row->peak_memory_bytes, u->peak_memory_bytes,
+                BERTH__COL_PEAK_MEMORY);
+        set_i64(row, &row->cpu_time_us, u->cpu_time_us, BERTH__COL_CPU_TIME);
+    }
     if (u->set & BERTH_UPD_CANCEL_REQ)
-        row->cancel_requested = true;
+        set_bool(row, &row->cancel_requested, true, BERTH__COL_CANCEL_REQ);
     if (u->set & BERTH_UPD_OWNER) {
-        set_str(&row->owner, u->owner);
-        row->lease_until = u->owner ? u->lease_until : 0;
+        set_str(row, &row->owner, u->owner, BERTH__COL_OWNER);
+        set_i64(row, &row->lease_until, u->owner ? u->lease_until : 0,
+                BERTH__COL_LEASE_UNTIL);
     }
 
     if (change) {
         row->status = u->to;
+        row->changed |= 1u << BERTH__COL_STATUS;
         if (u->explicit_retry) {
-            row->attempt++;
-            row->cancel_requested = false;
+            set_int(row, &row->attempt, row->attempt + 1, BERTH__COL_ATTEMPT);
+            set_bool(row, &row->cancel_requested, false, BERTH__COL_CANCEL_REQ);
             if (!(u->set & BERTH_UPD_READY_AT))
-                row->ready_at = a->now;
+                set_i64(row, &row->ready_at, a->now, BERTH__COL_READY_AT);
         }
         if ((u->set & BERTH_UPD_NEXT_ATTEMPT) && u->to == BERTH_JOB_PENDING &&
             !u->explicit_retry)
-            row->attempt++;
+            set_int(row, &row->attempt, row->attempt + 1, BERTH__COL_ATTEMPT);
         if (u->to == BERTH_JOB_RUNNING)
-            row->started_at = a->now;
+            set_i64(row, &row->started_at, a->now, BERTH__COL_STARTED_AT);
         if (berth_job_state_terminal(u->to))
-            row->finished_at = a->now;
+            set_i64(row, &row->finished_at, a->now, BERTH__COL_FINISHED_AT);
         if (u->to == BERTH_JOB_PENDING) {
-            set_str(&row->executor, NULL);
-            set_str(&row->host, NULL);
-            set_str(&row->routing_reason, NULL);
-            set_str(&row->execution_id, NULL);
-            row->rule_index = -1;
-            row->has_exit_code = false;
-            row->exit_code = 0;
-            row->started_at = 0;
-            row->finished_at = 0;
+            set_str(row, &row->executor, NULL, BERTH__COL_EXECUTOR);
+            set_str(row, &row->host, NULL, BERTH__COL_HOST);
+            set_str(row, &row->routing_reason, NULL, BERTH__COL_ROUTING_REASON);
+            set_str(row, &row->execution_id, NULL, BERTH__COL_EXECUTION_ID);
+            set_int(row, &row->rule_index, -1, BERTH__COL_RULE_INDEX);
+            set_exit(row, false, 0);
+            set_i64(row, &row->started_at, 0, BERTH__COL_STARTED_AT);
+            set_i64(row, &row->finished_at, 0, BERTH__COL_FINISHED_AT);
         }
         if ((u->to == BERTH_JOB_PENDING || berth_job_state_terminal(u->to)) &&
             !(u->set & BERTH_UPD_OWNER)) {
-            set_str(&row->owner, NULL);
-            row->lease_until = 0;
+            set_str(row, &row->owner, NULL, BERTH__COL_OWNER);
+            set_i64(row, &row->lease_until, 0, BERTH__COL_LEASE_UNTIL);
         }
     }
 
     if (change || move || u->reason)
         add_event(a, row, u->from, old_executor, old_host, u->reason);
+    if ((u->set & BERTH_UPD_LOGS) && u->logs) {
+        /* at most one per update: n entries are enough */
+        if (!a->logs)
+            a->logs = berth_xcalloc(a->n, sizeof(*a->logs));
+        a->logs[a->nlogs].job_id = row->id;
+        a->logs[a->nlogs].attempt = run_attempt;
+        a->logs[a->nlogs].logs = u->logs;
+        a->nlogs++;
+    }
     free(old_executor);
     free(old_host);
     row->dirty = true;
@@ -382,6 +442,7 @@ void berth__apply_release(struct berth__apply *a)
         free(a->events[i].reason);
     }
     free(a->events);
+    free(a->logs);
     memset(a, 0, sizeof(*a));
 }
 

@@ -120,6 +120,9 @@ int berth__job_decode(const struct berth__row *r, int base, struct berth_job *j,
     j->cancel_requested = r->i64(r->ctx, c++) != 0;
     j->owner = col_str(r, c++);
     j->lease_until = r->i64(r->ctx, c++);
+    j->oom_killed = r->i64(r->ctx, c++) != 0;
+    j->peak_memory_bytes = r->i64(r->ctx, c++);
+    j->cpu_time_us = r->i64(r->ctx, c++);
     return 0;
 fail:
     berth_err_prefix(err, "job %lld", (long long)j->id);
@@ -221,6 +224,9 @@ int berth__job_row_decode(const struct berth__row *r, int base,
     row->cancel_requested = r->i64(r->ctx, c++) != 0;
     row->owner = col_str(r, c++);
     row->lease_until = r->i64(r->ctx, c++);
+    row->oom_killed = r->i64(r->ctx, c++) != 0;
+    row->peak_memory_bytes = r->i64(r->ctx, c++);
+    row->cpu_time_us = r->i64(r->ctx, c++);
     row->memory_mb = r->i64(r->ctx, c++);
     row->cpu_millis = berth__cpu_millis(r->dbl(r->ctx, c++));
     row->found = true;
@@ -289,30 +295,113 @@ void berth__job_bind_spec(const struct berth__binder *b, int first,
     b->text(b->ctx, i++, berth_retry_strategy_str(j->retry_strategy));
 }
 
+const char *const berth__job_state_col_names[BERTH__JOB_STATE_NCOLS] = {
+    [BERTH__COL_STATUS] = "status",
+    [BERTH__COL_ATTEMPT] = "attempt",
+    [BERTH__COL_EXECUTOR] = "executor",
+    [BERTH__COL_HOST] = "host",
+    [BERTH__COL_ROUTING_REASON] = "routing_reason",
+    [BERTH__COL_RULE_INDEX] = "rule_index",
+    [BERTH__COL_EXECUTION_ID] = "execution_id",
+    [BERTH__COL_EXIT_CODE] = "exit_code",
+    [BERTH__COL_LAST_ERROR] = "last_error",
+    [BERTH__COL_WAIT_REASON] = "wait_reason",
+    [BERTH__COL_STARTED_AT] = "started_at",
+    [BERTH__COL_FINISHED_AT] = "finished_at",
+    [BERTH__COL_READY_AT] = "ready_at",
+    [BERTH__COL_CANCEL_REQ] = "cancel_requested",
+    [BERTH__COL_OWNER] = "owner",
+    [BERTH__COL_LEASE_UNTIL] = "lease_until",
+    [BERTH__COL_OOM_KILLED] = "oom_killed",
+    [BERTH__COL_PEAK_MEMORY] = "peak_memory_bytes",
+    [BERTH__COL_CPU_TIME] = "cpu_time_us",
+};
+
+static void bind_state_col(const struct berth__binder *b, int idx,
+                           const struct berth__job_row *row, int col)
+{
+    switch (col) {
+    case BERTH__COL_STATUS:
+        b->text(b->ctx, idx, berth_job_state_str(row->status));
+        break;
+    case BERTH__COL_ATTEMPT:
+        b->i64(b->ctx, idx, row->attempt);
+        break;
+    case BERTH__COL_EXECUTOR:
+        b->text(b->ctx, idx, row->executor);
+        break;
+    case BERTH__COL_HOST:
+        b->text(b->ctx, idx, row->host);
+        break;
+    case BERTH__COL_ROUTING_REASON:
+        b->text(b->ctx, idx, row->routing_reason);
+        break;
+    case BERTH__COL_RULE_INDEX:
+        b->i64(b->ctx, idx, row->rule_index);
+        break;
+    case BERTH__COL_EXECUTION_ID:
+        b->text(b->ctx, idx, row->execution_id);
+        break;
+    case BERTH__COL_EXIT_CODE:
+        if (row->has_exit_code)
+            b->i64(b->ctx, idx, row->exit_code);
+        else
+            b->null(b->ctx, idx);
+        break;
+    case BERTH__COL_LAST_ERROR:
+        b->text(b->ctx, idx, row->last_error);
+        break;
+    case BERTH__COL_WAIT_REASON:
+        b->text(b->ctx, idx, row->wait_reason);
+        break;
+    case BERTH__COL_STARTED_AT:
+        b->i64(b->ctx, idx, row->started_at);
+        break;
+    case BERTH__COL_FINISHED_AT:
+        b->i64(b->ctx, idx, row->finished_at);
+        break;
+    case BERTH__COL_READY_AT:
+        b->i64(b->ctx, idx, row->ready_at);
+        break;
+    case BERTH__COL_CANCEL_REQ:
+        b->i64(b->ctx, idx, row->cancel_requested ? 1 : 0);
+        break;
+    case BERTH__COL_OWNER:
+        b->text(b->ctx, idx, row->owner);
+        break;
+    case BERTH__COL_LEASE_UNTIL:
+        b->i64(b->ctx, idx, row->lease_until);
+        break;
+    case BERTH__COL_OOM_KILLED:
+        b->i64(b->ctx, idx, row->oom_killed ? 1 : 0);
+        break;
+    case BERTH__COL_PEAK_MEMORY:
+        b->i64(b->ctx, idx, row->peak_memory_bytes);
+        break;
+    case BERTH__COL_CPU_TIME:
+        b->i64(b->ctx, idx, row->cpu_time_us);
+        break;
+    default:
+        BERTH_BUG("state column %d", col);
+    }
+}
+
 void berth__job_row_bind_state(const struct berth__binder *b, int first,
                                const struct berth__job_row *row)
 {
-    int i = first;
+    for (int c = 0; c < BERTH__JOB_STATE_NCOLS; c++)
+        bind_state_col(b, first + c, row, c);
+}
 
-    b->text(b->ctx, i++, berth_job_state_str(row->status));
-    b->i64(b->ctx, i++, row->attempt);
-    b->text(b->ctx, i++, row->executor);
-    b->text(b->ctx, i++, row->host);
-    b->text(b->ctx, i++, row->routing_reason);
-    b->i64(b->ctx, i++, row->rule_index);
-    b->text(b->ctx, i++, row->execution_id);
-    if (row->has_exit_code)
-        b->i64(b->ctx, i++, row->exit_code);
-    else
-        b->null(b->ctx, i++);
-    b->text(b->ctx, i++, row->last_error);
-    b->text(b->ctx, i++, row->wait_reason);
-    b->i64(b->ctx, i++, row->started_at);
-    b->i64(b->ctx, i++, row->finished_at);
-    b->i64(b->ctx, i++, row->ready_at);
-    b->i64(b->ctx, i++, row->cancel_requested ? 1 : 0);
-    b->text(b->ctx, i++, row->owner);
-    b->i64(b->ctx, i++, row->lease_until);
+int berth__job_row_bind_changed(const struct berth__binder *b, int first,
+                                const struct berth__job_row *row, unsigned mask)
+{
+    int k = 0;
+    for (int c = 0; c < BERTH__JOB_STATE_NCOLS; c++) {
+        if (mask & (1u << c))
+            bind_state_col(b, first + k++, row, c);
+    }
+    return k;
 }
 
 void berth__template_bind(const struct berth__binder *b, int first,

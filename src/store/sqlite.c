@@ -48,13 +48,13 @@ enum stmt_id {
     S_JOB_EXISTS,
     S_EVENTS,
     S_PURGE,
+    S_CLAIM_EXPIRED,
     S_CLAIM,
     S_CLAIM_ORPHANS,
     S_RENEW,
     S_RELEASE,
     S_ROW_LOAD,
     S_HOST_ROW_LOAD,
-    S_ROW_WRITE,
     S_HOST_DELTA,
     S_LOGS_PUT,
     S_LOGS_GET,
@@ -119,10 +119,15 @@ static const char *const stmt_sql[S__COUNT] = {
      * preferring jobs_status and sorting every pending job. */
     [S_CLAIM] = "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN ("
                 "SELECT id FROM jobs INDEXED BY jobs_claim "
-                "WHERE status = 'pending' "
-                "AND ready_at <= ?3 AND (owner IS NULL OR lease_until < ?3) "
-                "ORDER BY priority DESC, id LIMIT ?4) "
+                "WHERE status = 'pending' AND owner IS NULL "
+                "AND ready_at <= ?3 ORDER BY priority DESC, id LIMIT ?4) "
                 "RETURNING " BERTH__JOB_COLS,
+    /* Before a claim: pending jobs whose claimer's lease ran out go back to
+     * the pool (usually touches nothing, through jobs_pending_owned). */
+    [S_CLAIM_EXPIRED] = "UPDATE jobs INDEXED BY jobs_pending_owned "
+                        "SET owner = NULL, lease_until = 0 "
+                        "WHERE status = 'pending' AND owner IS NOT NULL "
+                        "AND lease_until < ?1",
     [S_CLAIM_ORPHANS] =
         "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN ("
         "SELECT id FROM jobs WHERE status IN ('launching', 'running') "
@@ -134,13 +139,6 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_ROW_LOAD] = "SELECT " BERTH__JOB_ROW_COLS " FROM jobs WHERE id = ?1",
     [S_HOST_ROW_LOAD] =
         "SELECT " BERTH__HOST_ROW_COLS " FROM hosts WHERE name = ?1",
-    [S_ROW_WRITE] = "UPDATE jobs SET status = ?1, attempt = ?2, "
-                    "executor = ?3, host = ?4, routing_reason = ?5, "
-                    "rule_index = ?6, execution_id = ?7, exit_code = ?8, "
-                    "last_error = ?9, wait_reason = ?10, started_at = ?11, "
-                    "finished_at = ?12, ready_at = ?13, "
-                    "cancel_requested = ?14, owner = ?15, lease_until = ?16 "
-                    "WHERE id = ?17",
     [S_HOST_DELTA] = "UPDATE hosts SET used_jobs = used_jobs + ?2, "
                      "used_memory_mb = used_memory_mb + ?3, "
                      "used_cpu_millicores = used_cpu_millicores + ?4 "
@@ -157,10 +155,25 @@ static const char *const stmt_sql[S__COUNT] = {
         "AND to_state IN ('pending', 'failed', 'launching')",
 };
 
+/*
+ * Job writes name only the columns that changed, so SQLite leaves alone
+ * the indexes on the others; a statement per column set, cached. A worker
+ * uses a handful of sets (launch, running, completed, retry, …).
+ */
+#define WRITE_CACHE 32
+
+struct write_stmt {
+    unsigned mask;
+    sqlite3_stmt *s;
+};
+
 struct sqlite_store {
     struct berth_store base;
     sqlite3 *db;
     sqlite3_stmt *stmts[S__COUNT];
+    struct write_stmt writes[WRITE_CACHE];
+    size_t nwrites;
+    size_t next_evict;
     int64_t busy_since; /* busy_wait(): when the current wait began */
     unsigned seed;      /* busy_wait(): jitter */
 };
@@ -214,6 +227,7 @@ static int stmt(struct sqlite_store *ss, enum stmt_id id, sqlite3_stmt **out,
                 struct berth_err *err)
 {
     int rc;
+    *out = NULL;
     if (!ss->stmts[id]) {
         rc =
             sqlite3_prepare_v3(ss->db, stmt_sql[id], -1,
@@ -522,6 +536,8 @@ static void sqlite_close(struct berth_store *st)
     struct sqlite_store *ss = to_sqlite(st);
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(ss->stmts[i]);
+    for (size_t i = 0; i < ss->nwrites; i++)
+        sqlite3_finalize(ss->writes[i].s);
     sqlite3_close(ss->db);
     free(ss->base.url);
     free(ss);
@@ -565,6 +581,7 @@ static int sqlite_open(const char *url, struct berth_store **out,
         goto fail;
     rc = exec_sql(ss,
                   "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                  "PRAGMA cache_size = -16384; "
                   "PRAGMA temp_store = MEMORY",
                   "cannot open", err);
     if (rc)
@@ -1071,6 +1088,8 @@ static int sqlite_job_list(struct berth_store *st,
         berth_buf_printf(&q, " AND owner = ?%d", nargs + 1);
         args[nargs++] = f->owner;
     }
+    if (f->with_start_deadline)
+        berth_buf_puts(&q, " AND start_deadline > 0");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0)
         berth_buf_printf(&q, " LIMIT %zu", f->limit);
@@ -1168,6 +1187,16 @@ static int sqlite_job_claim(struct berth_store *st, bool orphans,
 
     if ((rc = begin(ss, true, err)) != 0)
         return rc;
+    if (!orphans) {
+        if ((rc = stmt(ss, S_CLAIM_EXPIRED, &s, err)) != 0)
+            goto fail;
+        if ((rc = bind_i64(ss, s, 1, now, err)) != 0) {
+            done(s);
+            goto fail;
+        }
+        if ((rc = run(ss, s, "release expired claims", err)) != 0)
+            goto fail;
+    }
     if ((rc = stmt(ss, orphans ? S_CLAIM_ORPHANS : S_CLAIM, &s, err)) != 0)
         goto fail;
     if ((rc = bind_text(ss, s, 1, owner, err)) != 0 ||
@@ -1225,6 +1254,9 @@ static int sqlite_lease_release(struct berth_store *st, const char *owner,
 
 /* ---- apply -------------------------------------------------------------- */
 
+static int logs_write(struct sqlite_store *ss, int64_t job_id, int attempt,
+                      const struct berth_job_logs *logs, struct berth_err *err);
+
 static int load_rows(struct sqlite_store *ss, struct berth__apply *a,
                      struct berth_err *err)
 {
@@ -1275,9 +1307,49 @@ static int load_rows(struct sqlite_store *ss, struct berth__apply *a,
     return rc;
 }
 
-static int sqlite_logs_put(struct berth_store *st, int64_t job_id, int attempt,
-                           const struct berth_job_logs *logs,
-                           struct berth_err *err);
+/* The cached "UPDATE jobs SET <changed columns> WHERE id = ?1". */
+static int write_stmt(struct sqlite_store *ss, unsigned mask,
+                      sqlite3_stmt **out, struct berth_err *err)
+{
+    struct berth_buf q = BERTH_BUF_INIT;
+    struct write_stmt *w;
+    int k = 2;
+    int rc;
+
+    *out = NULL;
+    for (size_t i = 0; i < ss->nwrites; i++) {
+        if (ss->writes[i].mask == mask) {
+            *out = ss->writes[i].s;
+            return 0;
+        }
+    }
+    berth_buf_puts(&q, "UPDATE jobs SET ");
+    for (int c = 0; c < BERTH__JOB_STATE_NCOLS; c++) {
+        if (!(mask & (1u << c)))
+            continue;
+        berth_buf_printf(&q, "%s%s = ?%d", k > 2 ? ", " : "",
+                         berth__job_state_col_names[c], k);
+        k++;
+    }
+    berth_buf_puts(&q, " WHERE id = ?1");
+    if (ss->nwrites < WRITE_CACHE) {
+        w = &ss->writes[ss->nwrites++];
+    } else {
+        w = &ss->writes[ss->next_evict];
+        ss->next_evict = (ss->next_evict + 1) % WRITE_CACHE;
+        sqlite3_finalize(w->s);
+    }
+    w->mask = mask;
+    rc = sqlite3_prepare_v3(ss->db, berth_buf_cstr(&q), -1,
+                            SQLITE_PREPARE_PERSISTENT, &w->s, NULL);
+    berth_buf_release(&q);
+    if (rc != SQLITE_OK) {
+        w->mask = 0; /* never matches: every write changes something */
+        return sq_fail(ss, rc, "prepare", err);
+    }
+    *out = w->s;
+    return 0;
+}
 
 static int write_back(struct sqlite_store *ss, struct berth__apply *a,
                       struct berth_err *err)
@@ -1287,14 +1359,15 @@ static int write_back(struct sqlite_store *ss, struct berth__apply *a,
     sqlite3_stmt *s = NULL;
     int rc;
 
-    if ((rc = stmt(ss, S_ROW_WRITE, &s, err)) != 0)
-        return rc;
-    binder(&bd, &sb, s);
     for (size_t i = 0; i < a->nrows; i++) {
-        if (!a->rows[i].dirty)
+        const struct berth__job_row *row = &a->rows[i];
+        if (!row->dirty || !row->changed)
             continue;
-        berth__job_row_bind_state(&bd, 1, &a->rows[i]);
-        bd.i64(&sb, 17, a->rows[i].id);
+        if ((rc = write_stmt(ss, row->changed, &s, err)) != 0)
+            return rc;
+        binder(&bd, &sb, s);
+        bd.i64(&sb, 1, row->id);
+        berth__job_row_bind_changed(&bd, 2, row, row->changed);
         if (sb.rc != SQLITE_OK) {
             done(s);
             return sq_fail(ss, sb.rc, "bind", err);
@@ -1331,15 +1404,9 @@ static int write_back(struct sqlite_store *ss, struct berth__apply *a,
             return rc;
     }
 
-    /* Logs ride in the same transaction as the state they belong to. */
-    for (size_t i = 0; i < a->n; i++) {
-        const struct berth_job_update *u = &a->ups[i];
-        const struct berth__job_row *row;
-        if (u->rc != 0 || !(u->set & BERTH_UPD_LOGS) || !u->logs)
-            continue;
-        row = berth__apply_row(a, u->job_id);
-        rc = sqlite_logs_put(&ss->base, u->job_id, row ? row->attempt : 1,
-                             u->logs, err);
+    for (size_t i = 0; i < a->nlogs; i++) {
+        rc = logs_write(ss, a->logs[i].job_id, a->logs[i].attempt,
+                        a->logs[i].logs, err);
         if (rc)
             return rc;
     }
@@ -1375,11 +1442,9 @@ out:
 
 /* ---- logs --------------------------------------------------------------- */
 
-static int sqlite_logs_put(struct berth_store *st, int64_t job_id, int attempt,
-                           const struct berth_job_logs *logs,
-                           struct berth_err *err)
+static int logs_write(struct sqlite_store *ss, int64_t job_id, int attempt,
+                      const struct berth_job_logs *logs, struct berth_err *err)
 {
-    struct sqlite_store *ss = to_sqlite(st);
     sqlite3_stmt *s = NULL;
     int rc;
 
@@ -1417,6 +1482,13 @@ static int sqlite_logs_put(struct berth_store *st, int64_t job_id, int attempt,
     rc = sq_fail(ss, rc, "write logs", err);
     done(s);
     return rc;
+}
+
+static int sqlite_logs_put(struct berth_store *st, int64_t job_id, int attempt,
+                           const struct berth_job_logs *logs,
+                           struct berth_err *err)
+{
+    return logs_write(to_sqlite(st), job_id, attempt, logs, err);
 }
 
 static char *blob_dup(sqlite3_stmt *s, int col, size_t *len)

@@ -138,8 +138,9 @@ extern const struct berth__migration berth__pg_migrations[];
 #define BERTH__JOB_STATE_COLS                                                  \
     "status, attempt, executor, host, routing_reason, rule_index, "            \
     "execution_id, exit_code, last_error, wait_reason, started_at, "           \
-    "finished_at, ready_at, cancel_requested, owner, lease_until"
-#define BERTH__JOB_STATE_NCOLS 16
+    "finished_at, ready_at, cancel_requested, owner, lease_until, "            \
+    "oom_killed, peak_memory_bytes, cpu_time_us"
+#define BERTH__JOB_STATE_NCOLS 19
 
 /* A full job row: id, spec, created_at, state. */
 #define BERTH__JOB_COLS                                                        \
@@ -205,9 +206,14 @@ int berth__job_row_decode(const struct berth__row *r, int base,
                           struct berth__job_row *row, struct berth_err *err);
 void berth__host_row_decode(const struct berth__row *r, int base,
                             struct berth__host_row *h);
-/* Bind the 16 state columns at first.. */
+/* Bind the 19 state columns at first.. */
 void berth__job_row_bind_state(const struct berth__binder *b, int first,
                                const struct berth__job_row *row);
+/* Bind only the state columns in `mask` (BERTH__COL_* bits), in column
+ * order, at first..; returns how many were bound. */
+int berth__job_row_bind_changed(const struct berth__binder *b, int first,
+                                const struct berth__job_row *row,
+                                unsigned mask);
 
 /* Bind the 24 spec columns at first..first+23. */
 void berth__job_bind_spec(const struct berth__binder *b, int first,
@@ -227,11 +233,38 @@ void berth__jobs_sort_claim(struct berth_job *v, size_t n);
 
 /* ---- the apply engine --------------------------------------------------- */
 
+/* The state columns in codec order, as bit numbers of job_row.changed. */
+enum {
+    BERTH__COL_STATUS,
+    BERTH__COL_ATTEMPT,
+    BERTH__COL_EXECUTOR,
+    BERTH__COL_HOST,
+    BERTH__COL_ROUTING_REASON,
+    BERTH__COL_RULE_INDEX,
+    BERTH__COL_EXECUTION_ID,
+    BERTH__COL_EXIT_CODE,
+    BERTH__COL_LAST_ERROR,
+    BERTH__COL_WAIT_REASON,
+    BERTH__COL_STARTED_AT,
+    BERTH__COL_FINISHED_AT,
+    BERTH__COL_READY_AT,
+    BERTH__COL_CANCEL_REQ,
+    BERTH__COL_OWNER,
+    BERTH__COL_LEASE_UNTIL,
+    BERTH__COL_OOM_KILLED,
+    BERTH__COL_PEAK_MEMORY,
+    BERTH__COL_CPU_TIME,
+};
+
+/* Names of the state columns, indexed by BERTH__COL_*. */
+extern const char *const berth__job_state_col_names[BERTH__JOB_STATE_NCOLS];
+
 /* The state columns of one job, as loaded and as the engine leaves them. */
 struct berth__job_row {
     int64_t id;
     bool found;
-    bool dirty; /* write back */
+    bool dirty;       /* an update applied: write back */
+    unsigned changed; /* which state columns differ from the stored row */
     enum berth_job_state status;
     int attempt;
     char *executor;
@@ -249,6 +282,9 @@ struct berth__job_row {
     bool cancel_requested;
     char *owner;
     int64_t lease_until;
+    bool oom_killed;
+    int64_t peak_memory_bytes; /* -1: unknown */
+    int64_t cpu_time_us;       /* -1: unknown */
     /* read-only inputs of the capacity rule */
     int64_t memory_mb;
     int64_t cpu_millis;
@@ -281,6 +317,12 @@ struct berth__event_row {
     char *reason;
 };
 
+struct berth__logs_row {
+    int64_t job_id;
+    int attempt;
+    const struct berth_job_logs *logs; /* borrowed from the update */
+};
+
 struct berth__apply {
     struct berth_job_update *ups; /* borrowed */
     size_t n;
@@ -294,6 +336,8 @@ struct berth__apply {
     struct berth__event_row *events;
     size_t nevents;
     size_t cap_events;
+    struct berth__logs_row *logs;
+    size_t nlogs;
     size_t applied;
 };
 

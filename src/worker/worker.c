@@ -1146,10 +1146,21 @@ static int claim(struct berth_worker *w, int64_t now, size_t *got,
     int rc;
 
     *got = 0;
-    if (want == 0)
-        return 0;
     if (want > (size_t)w->o.claim_batch)
         want = (size_t)w->o.claim_batch;
+    /* Claim no more than could be placed now: claimed jobs that must wait
+     * would only be given back (and would hide from other workers). Jobs
+     * held but not yet placed count against the free slots. */
+    {
+        int64_t free_slots = berth_router_free_slots(w->router), held = 0;
+        for (size_t i = 0; i < w->n_active; i++)
+            held += w->active[i]->ph == PH_NEW || w->active[i]->ph == PH_TOKEN;
+        free_slots -= held;
+        if (free_slots < (int64_t)want)
+            want = free_slots > 0 ? (size_t)free_slots : 0;
+    }
+    if (want == 0)
+        return 0;
     if (w->o.max_jobs > 0) {
         int64_t left = w->o.max_jobs - w->claimed_total;
         if (left <= 0)
@@ -1249,6 +1260,60 @@ static int adopt_own(struct berth_worker *w, struct berth_err *err)
         berth_log(BERTH_LOG_INFO, "reconciling jobs of an earlier run",
                   BL_S("worker", w->id), BL_I("jobs", (int64_t)k));
     reconcile(w, v, k);
+    berth_store_jobs_free(v, n);
+    return 0;
+}
+
+/*
+ * DESIGN.md § Job lifecycle, start_deadline: a job still pending when its
+ * deadline passes fails with the reason it waited. Jobs this worker holds
+ * are checked when they are routed; this sweep finds the others (not
+ * claimed because no host had room), asks the router why they could not be
+ * placed now, and fails them with that reason.
+ */
+static int sweep_deadlines(struct berth_worker *w, int64_t now,
+                           struct berth_err *err)
+{
+    struct berth_job_filter f = BERTH_JOB_FILTER_INIT;
+    struct berth_job *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    f.status = BERTH_JOB_PENDING;
+    f.with_start_deadline = true;
+    f.limit = 1000;
+    rc = berth_store_job_list(w->st, &f, &v, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct berth_route_result res;
+        struct berth_err rerr;
+        struct wjob *wj;
+        int64_t dl = deadline_of(&v[i]);
+        char *why;
+        bool held = false;
+
+        if (!dl || now < dl)
+            continue;
+        for (size_t k = 0; k < w->n_active && !held; k++)
+            held = w->active[k]->j.id == v[i].id;
+        if (held)
+            continue; /* place_job() sees to it */
+        berth_err_init(&rerr);
+        if (berth_router_route(w->router, &v[i], NULL, &res, NULL, &rerr) ==
+                0 &&
+            res.outcome == BERTH_ROUTE_PLACED)
+            continue; /* it fits now: a claim will take it */
+        why = berth_xasprintf("start deadline of %" PRId64
+                              "s passed while pending: %s",
+                              v[i].start_deadline,
+                              rerr.rc ? rerr.msg : res.reason);
+        wj = wjob_from(&v[i]);
+        wj->ph = PH_STORE;
+        active_add(w, wj);
+        fail_pending(w, wj, why);
+        free(why);
+    }
     berth_store_jobs_free(v, n);
     return 0;
 }
@@ -1670,6 +1735,8 @@ static int turn(struct berth_worker *w, bool stopping, size_t *got,
     }
     if (now >= w->next_cancel_check) {
         if ((rc = check_cancels(w, err)) != 0)
+            return rc;
+        if (!stopping && (rc = sweep_deadlines(w, now, err)) != 0)
             return rc;
         w->next_cancel_check = now + w->o.poll_interval_us;
     }

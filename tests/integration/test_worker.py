@@ -219,7 +219,13 @@ executors:
 """)
     b.ok("submit", "--image", "img", "--count", "2000")
     w = b.start_worker("--concurrency", "4")
-    time.sleep(1.0)
+    # busy: jobs running and more pending
+    end = time.time() + 60
+    while time.time() < end:
+        st = json.loads(b.ok("stats", "--json"))
+        if st["jobs"]["running"] > 0 and st["jobs"]["completed"] > 0:
+            break
+        time.sleep(0.1)
     start = time.time()
     w.send_signal(signal.SIGTERM)
     rc = w.wait(timeout=60)

@@ -122,7 +122,26 @@ static const char v1[] =
     "  PRIMARY KEY (job_id, attempt)\n"
     ");\n";
 
+/*
+ * v2: claimed jobs leave the claim index (claims stop wading through each
+ * other's claimed-but-pending jobs; jobs_pending_owned finds the claims
+ * whose lease ran out); purge walks jobs_status instead of its own index;
+ * how the last run ended (BERTH_UPD_USAGE).
+ */
+static const char v2[] =
+    "DROP INDEX jobs_claim;\n"
+    "CREATE INDEX jobs_claim ON jobs (priority DESC, id)\n"
+    "  WHERE status = 'pending' AND owner IS NULL;\n"
+    "CREATE INDEX jobs_pending_owned ON jobs (lease_until)\n"
+    "  WHERE status = 'pending' AND owner IS NOT NULL;\n"
+    "DROP INDEX jobs_finished;\n"
+    "ALTER TABLE jobs ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE jobs ADD COLUMN peak_memory_bytes INTEGER NOT NULL\n"
+    "  DEFAULT -1;\n"
+    "ALTER TABLE jobs ADD COLUMN cpu_time_us INTEGER NOT NULL DEFAULT -1;\n";
+
 const struct berth__migration berth__sqlite_migrations[] = {
     {1, "initial schema", v1},
+    {2, "claim index without claimed jobs; run usage", v2},
     {0, NULL, NULL},
 };

@@ -31,6 +31,11 @@ struct suite_backend {
     char *(*new_url)(void);
     /* Drop what new_url created. */
     void (*drop_url)(const char *url);
+    /* Run SQL on the store behind url, outside the store API (to break
+     * it on purpose). */
+    void (*exec_sql)(const char *url, const char *sql);
+    /* SQL that makes inserting an event with reason 'boom' fail. */
+    const char *boom_trigger_sql;
 };
 
 static const struct suite_backend *backend;
@@ -1154,6 +1159,62 @@ static void test_store__explicit_retry_is_a_new_attempt(void **state)
 }
 
 static void
+test_store__lost_run_is_retried_as_next_attempt_with_usage(void **state)
+{
+    struct fx *f = *state;
+    struct berth_job_update u;
+    struct berth_job_logs l, out;
+    struct berth_job j;
+    int64_t id;
+
+    put_host(f->st, "big", 0, 0, 0);
+    id = submit1(f->st);
+    j = get_job(f->st, id);
+    assert_false(j.oom_killed);
+    assert_int_equal(j.peak_memory_bytes, -1);
+    assert_int_equal(j.cpu_time_us, -1);
+    berth_job_release(&j);
+    drive(f->st, id, BERTH_JOB_RUNNING);
+
+    /* killed for memory: usage and the logs of attempt 1 are kept, the
+     * job goes back to pending as attempt 2 */
+    berth_job_logs_init(&l);
+    l.out = (char *)"partial";
+    l.out_len = 7;
+    l.err = (char *)"Killed";
+    l.err_len = 6;
+    u = upd(id, BERTH_JOB_RUNNING, BERTH_JOB_PENDING);
+    u.attempt = 1;
+    u.set = BERTH_UPD_NEXT_ATTEMPT | BERTH_UPD_USAGE | BERTH_UPD_LOGS |
+            BERTH_UPD_READY_AT;
+    u.oom_killed = true;
+    u.peak_memory_bytes = 256 << 20;
+    u.cpu_time_us = 1500000;
+    u.logs = &l;
+    u.ready_at = T0 + 30 * SEC;
+    u.reason = "lost: out of memory; retry in 30s";
+    assert_int_equal(apply1(f->st, &u, T0 + 10 * SEC), 0);
+    j = get_job(f->st, id);
+    assert_int_equal(j.status, BERTH_JOB_PENDING);
+    assert_int_equal(j.attempt, 2);
+    assert_true(j.oom_killed);
+    assert_int_equal(j.peak_memory_bytes, 256 << 20);
+    assert_int_equal(j.cpu_time_us, 1500000);
+    assert_int_equal(j.ready_at, T0 + 30 * SEC);
+    berth_job_release(&j);
+    OK(berth_store_logs_get(f->st, id, &out, &e_));
+    assert_string_equal(out.err, "Killed");
+    berth_job_logs_release(&out);
+    /* attempt 1's logs stay attempt 1's: attempt 2 writes its own */
+    l.err = (char *)"fine";
+    l.err_len = 4;
+    OK(berth_store_logs_put(f->st, id, 2, &l, &e_));
+    OK(berth_store_logs_get(f->st, id, &out, &e_));
+    assert_string_equal(out.err, "fine");
+    berth_job_logs_release(&out);
+}
+
+static void
 test_store__one_batch_applies_updates_of_a_job_in_order(void **state)
 {
     struct fx *f = *state;
@@ -1194,6 +1255,43 @@ test_store__one_batch_applies_updates_of_a_job_in_order(void **state)
     h = get_host(f->st, "h");
     assert_int_equal(h.used_jobs, 1);
     berth_host_release(&h);
+}
+
+static void test_store__failure_mid_batch_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct berth_job_update ups[3];
+    struct berth_err err;
+    struct berth_host h;
+    size_t applied = 99;
+    int64_t id;
+
+    put_host(f->st, "h", 5, 0, 0);
+    id = submit_n(f->st, 50, 0, 0, 3, T0);
+    backend->exec_sql(f->url, backend->boom_trigger_sql);
+    ups[0] = upd(id, BERTH_JOB_PENDING, BERTH_JOB_LAUNCHING);
+    place(&ups[0], "h");
+    ups[0].reason = "fine";
+    ups[1] = upd(id + 1, BERTH_JOB_PENDING, BERTH_JOB_CANCELLED);
+    ups[1].reason = "boom"; /* its event insert fails */
+    ups[2] = upd(id + 2, BERTH_JOB_PENDING, BERTH_JOB_FAILED);
+    berth_err_init(&err);
+    assert_int_not_equal(berth_store_apply(f->st, ups, 3, T0, &applied, &err),
+                         0);
+    assert_int_equal(applied, 0);
+    assert_non_null(strstr(err.msg, "boom"));
+    /* nothing of the batch is there: states, slots, events */
+    assert_int_equal(status_of(f->st, id), BERTH_JOB_PENDING);
+    assert_int_equal(status_of(f->st, id + 1), BERTH_JOB_PENDING);
+    assert_int_equal(status_of(f->st, id + 2), BERTH_JOB_PENDING);
+    assert_int_equal(count_events(f->st, id), 1);
+    h = get_host(f->st, "h");
+    assert_int_equal(h.used_jobs, 0);
+    berth_host_release(&h);
+    /* and the store still works */
+    ups[1].reason = "not boom";
+    OK(berth_store_apply(f->st, ups, 3, T0, &applied, &e_));
+    assert_int_equal(applied, 3);
 }
 
 /* ---- logs, lists, figures, purge ---------------------------------------- */
@@ -1243,6 +1341,46 @@ static void test_store__logs_keep_bytes_and_return_latest_attempt(void **state)
     berth_err_init(&err);
     assert_int_equal(berth_store_logs_put(f->st, id + 99, 1, &in, &err),
                      BERTH_E_NOTFOUND);
+}
+
+static void test_store__completion_carries_logs_in_the_same_apply(void **state)
+{
+    struct fx *f = *state;
+    struct berth_job_update u[2];
+    struct berth_job_logs l, out;
+    size_t applied;
+    int64_t id;
+
+    put_host(f->st, "big", 0, 0, 0);
+    id = submit1(f->st);
+    drive(f->st, id, BERTH_JOB_RUNNING);
+    berth_job_logs_init(&l);
+    l.out = (char *)"done\n";
+    l.out_len = 5;
+    l.err = (char *)"warn\n";
+    l.err_len = 5;
+    /* a refused update writes no logs */
+    u[0] = upd(id, BERTH_JOB_LAUNCHING, BERTH_JOB_COMPLETED);
+    u[0].set = BERTH_UPD_LOGS;
+    u[0].logs = &l;
+    assert_int_equal(apply1(f->st, &u[0], T0), BERTH_E_STATE);
+    OK(berth_store_logs_get(f->st, id, &out, &e_));
+    assert_int_equal(out.out_len, 0);
+    berth_job_logs_release(&out);
+
+    u[0] = upd(id, BERTH_JOB_RUNNING, BERTH_JOB_COMPLETED);
+    u[0].set = BERTH_UPD_EXIT | BERTH_UPD_LOGS;
+    u[0].logs = &l;
+    u[1] = upd(id, BERTH_JOB_COMPLETED, BERTH_JOB_PENDING);
+    u[1].explicit_retry = true; /* refused: completed is not retryable */
+    u[1].set = BERTH_UPD_LOGS;
+    u[1].logs = &l;
+    OK(berth_store_apply(f->st, u, 2, T0, &applied, &e_));
+    assert_int_equal(applied, 1);
+    OK(berth_store_logs_get(f->st, id, &out, &e_));
+    assert_string_equal(out.out, "done\n");
+    assert_string_equal(out.err, "warn\n");
+    berth_job_logs_release(&out);
 }
 
 static void test_store__job_list_filters_and_orders(void **state)
@@ -1678,8 +1816,11 @@ static int run_store_suite(const struct suite_backend *b)
         STORE_TEST(test_store__expired_leases_are_reclaimed_as_orphans),
         STORE_TEST(test_store__lease_renew_and_release),
         STORE_TEST(test_store__explicit_retry_is_a_new_attempt),
+        STORE_TEST(test_store__lost_run_is_retried_as_next_attempt_with_usage),
         STORE_TEST(test_store__one_batch_applies_updates_of_a_job_in_order),
+        STORE_TEST(test_store__failure_mid_batch_writes_nothing),
         STORE_TEST(test_store__logs_keep_bytes_and_return_latest_attempt),
+        STORE_TEST(test_store__completion_carries_logs_in_the_same_apply),
         STORE_TEST(test_store__job_list_filters_and_orders),
         STORE_TEST(test_store__stats_count_states_ready_and_launch_failures),
         STORE_TEST(test_store__purge_removes_old_finished_jobs_only),

@@ -26,10 +26,24 @@ static void sqlite_drop_url(const char *url)
     free(dir);
 }
 
+static void sqlite_exec_sql(const char *url, const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(url + strlen("sqlite:"), &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
 static const struct suite_backend sqlite_backend = {
     .name = "sqlite",
     .new_url = sqlite_new_url,
     .drop_url = sqlite_drop_url,
+    .exec_sql = sqlite_exec_sql,
+    .boom_trigger_sql =
+        "CREATE TRIGGER boom BEFORE INSERT ON job_events "
+        "WHEN NEW.reason = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
 };
 
 /* ---- bad input ---------------------------------------------------------- */
