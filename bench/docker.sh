@@ -5,6 +5,9 @@
 #   berth   N jobs running `true` submitted to a running `berth worker
 #           --concurrency C` (host max_concurrent_jobs = C), timed from the
 #           submit until the store says all N are completed;
+#   exec    bench_docker_exec: C threads sharing one berth docker executor
+#           instance, each doing launch + wait + logs + cleanup (the backend
+#           alone, without store and worker);
 #   raw     bench_docker_raw: C threads doing create + start + wait + remove
 #           straight on the Engine API (the engine's own limit);
 #   serial  a `docker run --rm` loop (what a shell script would do).
@@ -42,7 +45,8 @@ if [ -z "$URL" ]; then
 fi
 BERTH=$root/$BUILD/berth
 RAW=$root/$BUILD/bench/bench_docker_raw
-for f in "$BERTH" "$RAW"; do
+EXEC=$root/$BUILD/bench/bench_docker_exec
+for f in "$BERTH" "$RAW" "$EXEC"; do
     [ -x "$f" ] || { echo "bench/docker.sh: build first ($f)" >&2; exit 1; }
 done
 
@@ -91,6 +95,10 @@ raw_once() {
     "$RAW" -u "$URL" -c "$1" -n "$N" | sed 's/.*per_second=\([0-9.]*\).*/\1/'
 }
 
+exec_once() {
+    "$EXEC" -u "$URL" -c "$1" -n "$N" | sed 's/.*per_second=\([0-9.]*\).*/\1/'
+}
+
 serial_once() {
     n=$(( N / 4 > 4 ? N / 4 : 4 ))
     a=$(now)
@@ -105,22 +113,25 @@ serial_once() {
 
 echo "# docker bench: N=$N per run, rounds=$ROUNDS, $(nproc) CPUs, $(date -u +%FT%TZ)"
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| concurrency | berth (containers/s) | raw engine API | berth / raw |\n'
-printf '|---:|---:|---:|---:|\n'
+printf '| concurrency | berth (containers/s) | executor alone | raw engine API | berth / raw |\n'
+printf '|---:|---:|---:|---:|---:|\n'
 for c in $CONCS; do
     b_all=""
+    e_all=""
     r_all=""
     k=0
     while [ $k -lt "$ROUNDS" ]; do
         b_all="$b_all $(berth_once "$c")"
+        e_all="$e_all $(exec_once "$c")"
         r_all="$r_all $(raw_once "$c")"
         k=$((k + 1))
     done
     b=$(echo "$b_all" | median)
+    e=$(echo "$e_all" | median)
     r=$(echo "$r_all" | median)
     ratio=$(awk -v b="$b" -v r="$r" 'BEGIN { printf "%.0f%%", 100 * b / r }')
-    printf '| %s | %s | %s | %s |\n' "$c" "$b" "$r" "$ratio"
-    echo "#   c=$c berth rounds:$b_all raw rounds:$r_all" >&2
+    printf '| %s | %s | %s | %s | %s |\n' "$c" "$b" "$e" "$r" "$ratio"
+    echo "#   c=$c berth:$b_all exec:$e_all raw:$r_all" >&2
 done
 s=$(serial_once)
 printf '\nserial `docker run --rm` loop: %s containers/s\n' "$s"

@@ -78,6 +78,7 @@ struct docker_track {
     char *id;
     int64_t peak_mem; /* bytes, -1 unknown */
     int64_t cpu_us;   /* -1 unknown */
+    int64_t seen;     /* berth_mono_us() when first launched or seen */
     int64_t sampled;  /* berth_mono_us() of the last sample, 0 never */
     int tty;          /* Config.Tty: 0, 1, or -1 unknown */
     bool cancelled;
@@ -277,6 +278,7 @@ static struct docker_track *track_find(struct docker_exec *dx, const char *id,
     t->id = berth_xstrdup(id);
     t->peak_mem = -1;
     t->cpu_us = -1;
+    t->seen = berth_mono_us();
     t->sampled = 0;
     t->tty = -1;
     t->cancelled = false;
@@ -819,8 +821,10 @@ static int docker_find(struct berth_exec *ex, int64_t job_id, int attempt,
 
 /* ---- status ------------------------------------------------------------- */
 
-/* Take a resource sample of a running container when the last one is older
- * than the interval; figures only grow, so keep the highest seen. */
+/* Take a resource sample of a running container when the last one (or its
+ * launch, or the first sight of it) is older than the interval, so that a
+ * job shorter than one interval costs the engine no stats call at all.
+ * Figures only grow: keep the highest seen. */
 static void sample(struct docker_exec *dx, const char *id, bool force)
 {
     struct dreq r = {.method = "GET", .max_body = 1u << 20};
@@ -833,8 +837,8 @@ static void sample(struct docker_exec *dx, const char *id, bool force)
         return;
     pthread_mutex_lock(&dx->mu);
     t = track_find(dx, id, true);
-    if (!force && t->sampled &&
-        now - t->sampled < dx->stats_interval_ms * 1000) {
+    if (!force && now - (t->sampled ? t->sampled : t->seen) <
+                      dx->stats_interval_ms * 1000) {
         pthread_mutex_unlock(&dx->mu);
         return;
     }
