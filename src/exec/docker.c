@@ -853,10 +853,10 @@ static void sample(struct docker_exec *dx, const char *id, bool force)
         berth__docker_parse_stats(resp.body.data, resp.body.len, &mem, &cpu,
                                   NULL) == 0) {
         pthread_mutex_lock(&dx->mu);
-        t = track_find(dx, id, true);
-        if (mem > t->peak_mem)
+        t = track_find(dx, id, false); /* NULL: removed meanwhile */
+        if (t && mem > t->peak_mem)
             t->peak_mem = mem;
-        if (cpu > t->cpu_us)
+        if (t && cpu > t->cpu_us)
             t->cpu_us = cpu;
         pthread_mutex_unlock(&dx->mu);
     }
@@ -1122,8 +1122,8 @@ static int stream_logs(struct docker_exec *dx, const char *id, bool follow,
     r.path = path;
     r.on_data = log_on_data;
     r.ctx = &s;
-    if (follow)
-        r.timeout_ms = -1; /* as long as the job runs */
+    /* Following lasts as long as the job runs; a whole log may be large. */
+    r.timeout_ms = follow ? -1 : dx->request_timeout_ms * 10;
     rc = dcall(dx, &r, &resp, err);
     if (rc == 0 && resp.status != 200)
         rc = engine_error(dx, &resp, "cannot read logs", err);
