@@ -38,8 +38,8 @@ static int clean_host(struct berth_router *r, struct berth_store *st,
         return 0; /* nothing to list on this backend */
     }
     if (berth_exec_list(ex, &objs, &n, &err) != 0) {
-        rc = cli_fail("host '%s': cannot list berth objects: %s", host,
-                      err.msg);
+        rc =
+            cli_fail("host '%s': cannot list berth objects: %s", host, err.msg);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -58,8 +58,8 @@ static int clean_host(struct berth_router *r, struct berth_store *st,
         if (berth_store_job_get(st, o->job_id, &j, &err) != 0) {
             why = "job unknown to this store";
         } else {
-            keep = !berth_job_state_terminal(j.status) &&
-                   j.attempt == o->attempt;
+            keep =
+                !berth_job_state_terminal(j.status) && j.attempt == o->attempt;
             why = berth_job_state_str(j.status);
             if (!keep && !berth_job_state_terminal(j.status))
                 why = "an earlier attempt";
@@ -83,9 +83,8 @@ static int clean_host(struct berth_router *r, struct berth_store *st,
                           o->name[0] ? o->name : o->id, err.msg);
             continue;
         }
-        printf("host %s: %s (job %" PRId64 " attempt %d, %s): removed\n",
-               host, o->name[0] ? o->name : o->id, o->job_id, o->attempt,
-               why);
+        printf("host %s: %s (job %" PRId64 " attempt %d, %s): removed\n", host,
+               o->name[0] ? o->name : o->id, o->job_id, o->attempt, why);
         (*removed)++;
     }
 out:
@@ -119,8 +118,7 @@ int cmd_cleanup(struct cli *c, int argc, char **argv)
         switch (opt) {
         case 'o':
             if (berth_parse_duration(optarg, &older, &err) != 0)
-                return cli_usage_error("cleanup", "--older-than: %s",
-                                       err.msg);
+                return cli_usage_error("cleanup", "--older-than: %s", err.msg);
             break;
         case 'd':
             dry_run = true;

@@ -1206,6 +1206,8 @@ static int pg_job_list(struct berth_store *st, const struct berth_job_filter *f,
         berth_buf_printf(&q, " AND owner = $%d", ++k);
         pgp_text(&p, k, f->owner);
     }
+    if (f->with_start_deadline)
+        berth_buf_puts(&q, " AND start_deadline > 0");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0) {
         berth_buf_printf(&q, " LIMIT $%d", ++k);
