@@ -110,6 +110,16 @@ class Engine:
         st, body = self.call("GET", "/containers/%s/json" % cid)
         return body if st == 200 else None
 
+    def gone(self, cid, timeout=60):
+        """True once the container no longer exists (berth removes it just
+        after the job's final state is stored, so give it a moment)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.inspect(cid) is None:
+                return True
+            time.sleep(0.2)
+        return False
+
     def containers(self, label):
         f = urllib.parse.quote(json.dumps({"label": [label]}))
         st, body = self.call("GET", "/containers/json?all=1&filters=" + f)
