@@ -42,23 +42,23 @@ struct berth_rule_conf {
     char *name; /* optional `name:`, unique when given; NULL when absent */
     char *condition;
     char *executor;
-    char *reason; /* NULL: "Matched rule: <condition>" */
-    int priority; /* ascending; ties keep file order */
-    size_t index; /* position in the file, 0-based */
+    char *reason;                /* NULL: "Matched rule: <condition>" */
+    int priority;                /* ascending; ties keep file order */
+    size_t index;                /* position in the file, 0-based */
     struct berth_rule *compiled; /* owned */
     int line, col; /* where the condition text starts (inside quotes) */
 };
 
 struct berth_config {
-    char *path;      /* as given */
-    char *store_url; /* NULL when the file does not say */
-    char *default_executor; /* "docker" when unset */
-    int64_t health_check_ttl;     /* seconds, default 300 */
-    int64_t health_failure_ttl;   /* seconds, default 30 */
-    int64_t max_fallbacks;        /* default 2 */
-    int64_t breaker_failures;     /* launches failed in a row; default 3 */
-    int64_t breaker_cooldown;     /* seconds, default 60 */
-    int64_t log_max_bytes;        /* per stream stored, default 1 MiB */
+    char *path;                 /* as given */
+    char *store_url;            /* NULL when the file does not say */
+    char *default_executor;     /* "docker" when unset */
+    int64_t health_check_ttl;   /* seconds, default 300 */
+    int64_t health_failure_ttl; /* seconds, default 30 */
+    int64_t max_fallbacks;      /* default 2 */
+    int64_t breaker_failures;   /* launches failed in a row; default 3 */
+    int64_t breaker_cooldown;   /* seconds, default 60 */
+    int64_t log_max_bytes;      /* per stream stored, default 1 MiB */
 
     struct berth_executor_conf *executors;
     size_t n_executors;
@@ -104,8 +104,8 @@ const struct berth_environment_conf *
 berth_config_environment(const struct berth_config *c, const char *name);
 const struct berth_user_conf *berth_config_user(const struct berth_config *c,
                                                 const char *name);
-const struct berth_template *
-berth_config_template(const struct berth_config *c, const char *name);
+const struct berth_template *berth_config_template(const struct berth_config *c,
+                                                   const char *name);
 
 /*
  * Every host berth knows from the file: the declared ones, plus one implicit

@@ -94,7 +94,7 @@ void berth_template_copy(struct berth_template *dst,
 struct berth_host {
     char *name;
     char *executor; /* the executor (pool) name it belongs to */
-    char *url;      /* docker: unix:///… or tcp://…; may be NULL for cloud */
+    char *url; /* docker: unix:///… or tcp://…; may be NULL for cloud */
     int64_t max_concurrent_jobs; /* 0 = executor default */
     int64_t memory_mb;           /* 0 = not declared */
     double cpu_cores;            /* 0 = not declared */
@@ -145,37 +145,37 @@ struct berth_job {
     double tmpl_cpu_cores;
     int64_t tmpl_timeout_seconds;
 
-    int priority;             /* 0..100, higher first */
-    int64_t not_before;       /* us; 0 = ready at once */
-    int64_t start_deadline;   /* seconds after ready time; 0 = none */
+    int priority;           /* 0..100, higher first */
+    int64_t not_before;     /* us; 0 = ready at once */
+    int64_t start_deadline; /* seconds after ready time; 0 = none */
     char *preferred_executor;
-    char *user;               /* NULL: no user */
+    char *user; /* NULL: no user */
     struct berth_strv user_groups;
-    int max_attempts;         /* >= 1 */
+    int max_attempts; /* >= 1 */
     enum berth_retry_strategy retry_strategy;
 
     /* state, filled by the store */
     enum berth_job_state status;
-    int attempt;              /* 1-based; incremented by each retry */
-    char *executor;           /* executor (pool) name it was placed on */
+    int attempt;    /* 1-based; incremented by each retry */
+    char *executor; /* executor (pool) name it was placed on */
     char *host;
     char *routing_reason;
-    int rule_index;           /* -1: placed without a rule */
+    int rule_index; /* -1: placed without a rule */
     char *execution_id;
     bool has_exit_code;
     int exit_code;
     char *last_error;
-    char *wait_reason;        /* last "why not" while pending */
+    char *wait_reason; /* last "why not" while pending */
     int64_t created_at;
-    int64_t started_at;       /* 0 = never */
-    int64_t finished_at;      /* 0 = not finished */
-    int64_t ready_at;         /* next time the job may be claimed */
+    int64_t started_at;  /* 0 = never */
+    int64_t finished_at; /* 0 = not finished */
+    int64_t ready_at;    /* next time the job may be claimed */
     bool cancel_requested;
     /* How the last run ended, when the backend says (-1 unknown). */
     bool oom_killed;
     int64_t peak_memory_bytes;
     int64_t cpu_time_us;
-    char *owner;              /* worker id holding the job, or NULL */
+    char *owner; /* worker id holding the job, or NULL */
     int64_t lease_until;
 };
 
@@ -209,6 +209,5 @@ struct berth_job_logs {
 
 void berth_job_logs_init(struct berth_job_logs *l);
 void berth_job_logs_release(struct berth_job_logs *l);
-
 
 #endif

@@ -45,11 +45,26 @@ struct berth_log_field {
     double d;
 };
 
-#define BL_S(k, v) {(k), BERTH_LOG_STR, (v), 0, 0.0}
-#define BL_I(k, v) {(k), BERTH_LOG_INT, NULL, (int64_t)(v), 0.0}
-#define BL_D(k, v) {(k), BERTH_LOG_DBL, NULL, 0, (double)(v)}
-#define BL_B(k, v) {(k), BERTH_LOG_BOOL, NULL, (v) ? 1 : 0, 0.0}
-#define BL_END {NULL, BERTH_LOG_END, NULL, 0, 0.0}
+#define BL_S(k, v)                                                             \
+    {                                                                          \
+        (k), BERTH_LOG_STR, (v), 0, 0.0                                        \
+    }
+#define BL_I(k, v)                                                             \
+    {                                                                          \
+        (k), BERTH_LOG_INT, NULL, (int64_t)(v), 0.0                            \
+    }
+#define BL_D(k, v)                                                             \
+    {                                                                          \
+        (k), BERTH_LOG_DBL, NULL, 0, (double)(v)                               \
+    }
+#define BL_B(k, v)                                                             \
+    {                                                                          \
+        (k), BERTH_LOG_BOOL, NULL, (v) ? 1 : 0, 0.0                            \
+    }
+#define BL_END                                                                 \
+    {                                                                          \
+        NULL, BERTH_LOG_END, NULL, 0, 0.0                                      \
+    }
 
 #define berth_log(level, msg, ...)                                             \
     berth__log((level), (msg),                                                 \

@@ -18,8 +18,8 @@
 
 enum berth_opt_type {
     BERTH_OPT_STR = 1,
-    BERTH_OPT_INT = 2,  /* integer */
-    BERTH_OPT_NUM = 3,  /* integer or float */
+    BERTH_OPT_INT = 2, /* integer */
+    BERTH_OPT_NUM = 3, /* integer or float */
     BERTH_OPT_BOOL = 4,
     BERTH_OPT_LIST = 5, /* list of strings */
 };
@@ -49,7 +49,10 @@ struct berth_opts {
     size_t cap;
 };
 
-#define BERTH_OPTS_INIT {NULL, 0, 0}
+#define BERTH_OPTS_INIT                                                        \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 void berth_opts_init(struct berth_opts *o);
 void berth_opts_release(struct berth_opts *o);
@@ -71,8 +74,7 @@ const char *berth_opts_str(const struct berth_opts *o, const char *key,
                            const char *dflt);
 int64_t berth_opts_int(const struct berth_opts *o, const char *key,
                        int64_t dflt);
-double berth_opts_num(const struct berth_opts *o, const char *key,
-                      double dflt);
+double berth_opts_num(const struct berth_opts *o, const char *key, double dflt);
 bool berth_opts_bool(const struct berth_opts *o, const char *key, bool dflt);
 /* NULL when absent. */
 const struct berth_strv *berth_opts_list(const struct berth_opts *o,

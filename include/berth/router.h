@@ -42,8 +42,8 @@ struct berth_router;
  * be NULL (real time). Rules are taken from cfg (already compiled).
  */
 int berth_router_new(const struct berth_config *cfg,
-                     const struct berth_clock *clock,
-                     struct berth_router **out, struct berth_err *err);
+                     const struct berth_clock *clock, struct berth_router **out,
+                     struct berth_err *err);
 void berth_router_free(struct berth_router *r); /* NULL is a no-op */
 
 /*
@@ -76,15 +76,15 @@ enum berth_route_step_kind {
 /* One step of a decision, for `berth explain`. Strings are owned. */
 struct berth_route_step {
     enum berth_route_step_kind kind;
-    int rule_index;   /* position in the config file, -1 otherwise */
-    char *condition;  /* rules only */
+    int rule_index;  /* position in the config file, -1 otherwise */
+    char *condition; /* rules only */
     bool matched;
     char *eval_error; /* a runtime error of the condition, or NULL */
     char *executor;
     bool available;
-    char *host;       /* the host that would be used, when available */
-    char *why;        /* why not available ("" when available) */
-    char *note;       /* e.g. the executor's launch rate limit, or NULL */
+    char *host; /* the host that would be used, when available */
+    char *why;  /* why not available ("" when available) */
+    char *note; /* e.g. the executor's launch rate limit, or NULL */
 };
 
 struct berth_route_trace {
@@ -100,8 +100,8 @@ struct berth_route_result {
     enum berth_route_outcome outcome;
     char executor[128]; /* when placed */
     char host[128];
-    char reason[512];   /* routing_reason when placed, else why not */
-    int rule_index;     /* -1 unless a rule placed it */
+    char reason[512]; /* routing_reason when placed, else why not */
+    int rule_index;   /* -1 unless a rule placed it */
     int64_t elapsed_us;
 };
 
@@ -162,7 +162,7 @@ struct berth_router_host_info {
     const char *type;
     bool executor_enabled;
     bool enabled;
-    int health;          /* 1 healthy, 0 unhealthy, -1 unknown */
+    int health;            /* 1 healthy, 0 unhealthy, -1 unknown */
     int64_t health_age_us; /* age of that answer; -1 unknown */
     const char *health_msg;
     bool breaker_open;

@@ -41,7 +41,10 @@ struct berth_buf {
     size_t max;
 };
 
-#define BERTH_BUF_INIT {NULL, 0, 0, 0}
+#define BERTH_BUF_INIT                                                         \
+    {                                                                          \
+        NULL, 0, 0, 0                                                          \
+    }
 
 void berth_buf_init(struct berth_buf *b, size_t max);
 void berth_buf_release(struct berth_buf *b);
@@ -65,7 +68,10 @@ struct berth_strv {
     size_t cap;
 };
 
-#define BERTH_STRV_INIT {NULL, 0, 0}
+#define BERTH_STRV_INIT                                                        \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 void berth_strv_init(struct berth_strv *sv);
 void berth_strv_release(struct berth_strv *sv);
@@ -88,7 +94,10 @@ struct berth_map {
     size_t cap;
 };
 
-#define BERTH_MAP_INIT {NULL, 0, 0}
+#define BERTH_MAP_INIT                                                         \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 void berth_map_init(struct berth_map *m);
 void berth_map_release(struct berth_map *m);
@@ -105,10 +114,10 @@ void berth_map_merge(struct berth_map *dst, const struct berth_map *src);
  * an array of strings and an object of strings. Parsing functions return
  * BERTH_E_PARSE on malformed or mistyped input; NULL or "" text gives empty.
  */
-char *berth_strv_to_json(const struct berth_strv *sv);   /* caller frees */
+char *berth_strv_to_json(const struct berth_strv *sv); /* caller frees */
 int berth_strv_from_json(struct berth_strv *sv, const char *text,
                          struct berth_err *err);
-char *berth_map_to_json(const struct berth_map *m);      /* caller frees */
+char *berth_map_to_json(const struct berth_map *m); /* caller frees */
 int berth_map_from_json(struct berth_map *m, const char *text,
                         struct berth_err *err);
 
@@ -138,6 +147,9 @@ int64_t berth_mono_us(void);
 struct berth_clock {
     int64_t (*now_us)(void *ctx);
     void *ctx;
+    /* Optional: stands in for an idle sleep of `us` microseconds (a fake
+     * clock moves its time forward instead). NULL: really wait. */
+    void (*sleep_us)(void *ctx, int64_t us);
 };
 
 int64_t berth_clock_now(const struct berth_clock *c);
@@ -153,8 +165,7 @@ char *berth_time_format(int64_t us, char *buf);
  * Parse a duration: "90", "90s", "15m", "2h", "1d", "1h30m", "500ms".
  * A bare number is seconds. Result in microseconds, > = 0.
  */
-int berth_parse_duration(const char *s, int64_t *out_us,
-                         struct berth_err *err);
+int berth_parse_duration(const char *s, int64_t *out_us, struct berth_err *err);
 
 /*
  * Parse an absolute time: RFC 3339 ("2026-11-27T15:49:13Z", offsets and

@@ -24,20 +24,20 @@
 struct berth_worker;
 
 struct berth_worker_opts {
-    const char *id;       /* worker id; NULL: "<hostname>:<pid>:<random>" */
-    int concurrency;      /* backend calls in flight; default 8 */
-    bool once;            /* claim what is ready now, follow it, exit */
-    bool dry_run;         /* route and report; launch and change nothing */
-    int64_t max_jobs;     /* stop claiming after this many; 0 = no limit */
+    const char *id;           /* worker id; NULL: "<hostname>:<pid>:<random>" */
+    int concurrency;          /* backend calls in flight; default 8 */
+    bool once;                /* claim what is ready now, follow it, exit */
+    bool dry_run;             /* route and report; launch and change nothing */
+    int64_t max_jobs;         /* stop claiming after this many; 0 = no limit */
     int64_t poll_interval_us; /* idle wait between claims; default 1 s */
-    const char *only_executor; /* place jobs only on this executor */
-    const char *only_host;     /* ... or only on this host */
-    int64_t lease_us;          /* default 30 s */
-    int claim_batch;           /* jobs per claim; default 256 */
-    int64_t retry_base_us;     /* backoff base; default 2 s */
-    int64_t retry_max_us;      /* backoff cap; default 300 s */
-    int kill_grace_seconds;    /* SIGTERM -> SIGKILL; default 10 */
-    uint64_t seed;             /* jitter seed; 0 = from the clock */
+    const char *only_executor;       /* place jobs only on this executor */
+    const char *only_host;           /* ... or only on this host */
+    int64_t lease_us;                /* default 30 s */
+    int claim_batch;                 /* jobs per claim; default 256 */
+    int64_t retry_base_us;           /* backoff base; default 2 s */
+    int64_t retry_max_us;            /* backoff cap; default 300 s */
+    int kill_grace_seconds;          /* SIGTERM -> SIGKILL; default 10 */
+    uint64_t seed;                   /* jitter seed; 0 = from the clock */
     const struct berth_clock *clock; /* NULL = real time */
 };
 

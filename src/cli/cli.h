@@ -12,15 +12,15 @@
 #include "berth/store.h"
 
 /* Exit codes (DESIGN.md § Command line). */
-#define CLI_OK 0
-#define CLI_ERR 1
+#define CLI_OK    0
+#define CLI_ERR   1
 #define CLI_USAGE 2
 
 struct cli {
-    const char *config_path; /* --config, $BERTH_CONFIG, or ./berth.yaml */
-    bool config_explicit;    /* given by --config or $BERTH_CONFIG */
-    const char *store_url;   /* --store or $BERTH_STORE; NULL: from config */
-    const char *prog;        /* "berth" */
+    const char *config_path;   /* --config, $BERTH_CONFIG, or ./berth.yaml */
+    bool config_explicit;      /* given by --config or $BERTH_CONFIG */
+    const char *store_url;     /* --store or $BERTH_STORE; NULL: from config */
+    const char *prog;          /* "berth" */
     struct berth_config *cfg;  /* loaded on demand by cli_config() */
     struct berth_store *store; /* opened on demand by cli_store() */
 };

@@ -67,17 +67,17 @@ json_t *cli_job_json(const struct berth_job *j)
     json_object_set_new(o, "executor", str_or_null(j->executor));
     json_object_set_new(o, "host", str_or_null(j->host));
     json_object_set_new(o, "routing_reason", str_or_null(j->routing_reason));
-    json_object_set_new(o, "rule_index", j->rule_index >= 0
-                                             ? json_integer(j->rule_index)
-                                             : json_null());
-    json_object_set_new(o, "exit_code", j->has_exit_code
-                                            ? json_integer(j->exit_code)
-                                            : json_null());
+    json_object_set_new(o, "rule_index",
+                        j->rule_index >= 0 ? json_integer(j->rule_index)
+                                           : json_null());
+    json_object_set_new(o, "exit_code",
+                        j->has_exit_code ? json_integer(j->exit_code)
+                                         : json_null());
     json_object_set_new(o, "attempts", json_integer(j->attempt));
     json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
-    json_object_set_new(o, "retry_strategy",
-                        json_string(berth_retry_strategy_str(
-                            j->retry_strategy)));
+    json_object_set_new(
+        o, "retry_strategy",
+        json_string(berth_retry_strategy_str(j->retry_strategy)));
     json_object_set_new(o, "execution_id", str_or_null(j->execution_id));
     json_object_set_new(o, "created_at", cli_time_json(j->created_at));
     json_object_set_new(o, "started_at", cli_time_json(j->started_at));
@@ -96,8 +96,7 @@ json_t *cli_job_json(const struct berth_job *j)
     json_object_set_new(o, "network", str_or_null(j->network));
     json_object_set_new(o, "memory_mb", json_integer(j->memory_mb));
     json_object_set_new(o, "cpu_cores", json_real(j->cpu_cores));
-    json_object_set_new(o, "timeout_seconds",
-                        json_integer(j->timeout_seconds));
+    json_object_set_new(o, "timeout_seconds", json_integer(j->timeout_seconds));
     json_object_set_new(o, "labels", map_json(&j->labels));
     json_object_set_new(o, "priority", json_integer(j->priority));
     json_object_set_new(o, "preferred_executor",
@@ -111,9 +110,9 @@ json_t *cli_job_json(const struct berth_job *j)
                         j->peak_memory_bytes >= 0
                             ? json_integer(j->peak_memory_bytes)
                             : json_null());
-    json_object_set_new(o, "cpu_time_us", j->cpu_time_us >= 0
-                                              ? json_integer(j->cpu_time_us)
-                                              : json_null());
+    json_object_set_new(o, "cpu_time_us",
+                        j->cpu_time_us >= 0 ? json_integer(j->cpu_time_us)
+                                            : json_null());
     json_object_set_new(o, "owner", str_or_null(j->owner));
     return o;
 }
@@ -143,8 +142,7 @@ json_t *cli_template_json(const struct berth_template *t)
     json_object_set_new(o, "network", str_or_null(t->network));
     json_object_set_new(o, "memory_mb", json_integer(t->memory_mb));
     json_object_set_new(o, "cpu_cores", json_real(t->cpu_cores));
-    json_object_set_new(o, "timeout_seconds",
-                        json_integer(t->timeout_seconds));
+    json_object_set_new(o, "timeout_seconds", json_integer(t->timeout_seconds));
     json_object_set_new(o, "labels", map_json(&t->labels));
     return o;
 }
@@ -211,8 +209,7 @@ int cli_split_words(const char *s, struct berth_strv *out,
         } else if (ch == '"') {
             p++;
             while (*p && *p != '"') {
-                if (*p == '\\' && p[1] &&
-                    strchr("\"\\$`\n", p[1]) != NULL) {
+                if (*p == '\\' && p[1] && strchr("\"\\$`\n", p[1]) != NULL) {
                     p++;
                 }
                 berth_buf_append(&w, p, 1);

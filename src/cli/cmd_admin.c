@@ -18,7 +18,8 @@ static bool want_json(int argc, char **argv)
     return false;
 }
 
-/* ---- templates ------------------------------------------------------------ */
+/* ---- templates ------------------------------------------------------------
+ */
 
 static const char template_help[] =
     "usage: berth template add NAME --image I [--command \"CMD\"] [--env K=V]...\n"
@@ -102,16 +103,18 @@ static int template_add(struct cli *c, int argc, char **argv)
             break;
         case 'm':
             if (berth_parse_i64(optarg, 0, INT64_C(1) << 40, &t.memory_mb)) {
-                rc = cli_usage_error("template", "--memory '%s': expected "
-                                                 "megabytes",
+                rc = cli_usage_error("template",
+                                     "--memory '%s': expected "
+                                     "megabytes",
                                      optarg);
                 goto out;
             }
             break;
         case 'p':
             if (berth_parse_double(optarg, &t.cpu_cores) || t.cpu_cores < 0) {
-                rc = cli_usage_error("template", "--cpus '%s': expected a "
-                                                 "number >= 0",
+                rc = cli_usage_error("template",
+                                     "--cpus '%s': expected a "
+                                     "number >= 0",
                                      optarg);
                 goto out;
             }
@@ -200,8 +203,8 @@ int cmd_template(struct cli *c, int argc, char **argv)
                    "CPUS", "TIMEOUT");
             for (size_t i = 0; i < n; i++)
                 printf("%-20s %-28s %8" PRId64 " %6.2f %8" PRId64 "\n",
-                       v[i].name, v[i].image ? v[i].image : "-",
-                       v[i].memory_mb, v[i].cpu_cores, v[i].timeout_seconds);
+                       v[i].name, v[i].image ? v[i].image : "-", v[i].memory_mb,
+                       v[i].cpu_cores, v[i].timeout_seconds);
         }
         berth_store_templates_free(v, n);
         return CLI_OK;
@@ -228,7 +231,8 @@ int cmd_template(struct cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
-/* ---- hosts ---------------------------------------------------------------- */
+/* ---- hosts ----------------------------------------------------------------
+ */
 
 static const char host_help[] =
     "usage: berth host add NAME --executor E [--url U] [--max-jobs N]\n"
@@ -270,8 +274,8 @@ static int host_add(struct cli *c, int argc, char **argv)
         switch (opt) {
         case 1:
             if (name) {
-                rc = cli_usage_error("host", "unexpected argument '%s'",
-                                     optarg);
+                rc =
+                    cli_usage_error("host", "unexpected argument '%s'", optarg);
                 goto out;
             }
             name = optarg;
@@ -286,8 +290,9 @@ static int host_add(struct cli *c, int argc, char **argv)
             break;
         case 'j':
             if (berth_parse_i64(optarg, 1, 1000000, &h.max_concurrent_jobs)) {
-                rc = cli_usage_error("host", "--max-jobs '%s': expected an "
-                                             "integer >= 1",
+                rc = cli_usage_error("host",
+                                     "--max-jobs '%s': expected an "
+                                     "integer >= 1",
                                      optarg);
                 goto out;
             }
@@ -301,16 +306,18 @@ static int host_add(struct cli *c, int argc, char **argv)
             break;
         case 'p':
             if (berth_parse_double(optarg, &h.cpu_cores) || h.cpu_cores < 0) {
-                rc = cli_usage_error("host", "--cpus '%s': expected a "
-                                             "number >= 0",
+                rc = cli_usage_error("host",
+                                     "--cpus '%s': expected a "
+                                     "number >= 0",
                                      optarg);
                 goto out;
             }
             break;
         case 'w':
             if (berth_parse_i64(optarg, 0, 1000000, &h.weight)) {
-                rc = cli_usage_error("host", "--weight '%s': expected an "
-                                             "integer >= 0",
+                rc = cli_usage_error("host",
+                                     "--weight '%s': expected an "
+                                     "integer >= 0",
                                      optarg);
                 goto out;
             }

@@ -61,8 +61,7 @@ static int cancel_one(struct berth_store *st, const struct berth_job *j,
     else
         printf("job %" PRId64 ": cancel requested (%s on %s; its worker "
                "stops it)\n",
-               j->id, berth_job_state_str(j->status),
-               j->host ? j->host : "?");
+               j->id, berth_job_state_str(j->status), j->host ? j->host : "?");
     return 0;
 }
 
@@ -197,8 +196,7 @@ int cmd_retry(struct cli *c, int argc, char **argv)
         u.set = BERTH_UPD_READY_AT | BERTH_UPD_OWNER;
         u.ready_at = berth_now_us();
         u.owner = NULL;
-        if (berth_store_apply(st, &u, 1, berth_now_us(), &applied, &err) !=
-            0) {
+        if (berth_store_apply(st, &u, 1, berth_now_us(), &applied, &err) != 0) {
             result = cli_fail("job %" PRId64 ": %s", id, err.msg);
         } else if (u.rc) {
             result = cli_fail("job %" PRId64 ": changed meanwhile (%s); "

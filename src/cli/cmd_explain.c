@@ -48,16 +48,17 @@ static void print_explain(const struct berth_job *job,
     if (json) {
         json_t *o = json_object(), *steps = json_array();
         bool placed = res->outcome == BERTH_ROUTE_PLACED;
-        json_object_set_new(o, "job", job->id ? json_integer(job->id)
-                                              : json_null());
-        json_object_set_new(o, "outcome", json_string(outcome_str(res->outcome)));
+        json_object_set_new(o, "job",
+                            job->id ? json_integer(job->id) : json_null());
+        json_object_set_new(o, "outcome",
+                            json_string(outcome_str(res->outcome)));
         json_object_set_new(o, "executor",
                             placed ? json_string(res->executor) : json_null());
         json_object_set_new(o, "host",
                             placed ? json_string(res->host) : json_null());
         json_object_set_new(o, "reason", json_string(res->reason));
-        json_object_set_new(o, "rule_index", res->rule_index >= 0
-                                                 ? json_integer(res->rule_index)
+        json_object_set_new(o, "rule_index",
+                            res->rule_index >= 0 ? json_integer(res->rule_index)
                                                  : json_null());
         json_object_set_new(o, "waiting",
                             waiting ? json_string(job->wait_reason)
@@ -68,9 +69,8 @@ static void print_explain(const struct berth_job *job,
             json_t *so = json_object();
             json_object_set_new(so, "kind", json_string(kind_str(s->kind)));
             json_object_set_new(so, "rule_index",
-                                s->rule_index >= 0
-                                    ? json_integer(s->rule_index)
-                                    : json_null());
+                                s->rule_index >= 0 ? json_integer(s->rule_index)
+                                                   : json_null());
             json_object_set_new(so, "condition", str_or_null(s->condition));
             json_object_set_new(so, "matched", json_boolean(s->matched));
             json_object_set_new(so, "error", str_or_null(s->eval_error));
@@ -93,8 +93,9 @@ static void print_explain(const struct berth_job *job,
         if (s->kind == BERTH_STEP_RULE)
             printf(" [%d] %s -> %s: %s", s->rule_index, s->condition,
                    s->executor,
-                   s->eval_error ? "error" : s->matched ? "matched"
-                                                        : "no match");
+                   s->eval_error ? "error"
+                   : s->matched  ? "matched"
+                                 : "no match");
         else
             printf(" %s", s->executor ? s->executor : "-");
         if (s->eval_error)
@@ -110,11 +111,10 @@ static void print_explain(const struct berth_job *job,
         printf("\n");
     }
     if (res->outcome == BERTH_ROUTE_PLACED)
-        printf("=> %s on host %s: %s\n", res->executor, res->host,
-               res->reason);
+        printf("=> %s on host %s: %s\n", res->executor, res->host, res->reason);
     else
-        printf("=> %s: %s\n", res->outcome == BERTH_ROUTE_NEVER ? "fails"
-                                                                : "waits",
+        printf("=> %s: %s\n",
+               res->outcome == BERTH_ROUTE_NEVER ? "fails" : "waits",
                res->reason);
     if (waiting)
         printf("waiting: %s\n", job->wait_reason);
@@ -252,12 +252,13 @@ int cmd_executors(struct cli *c, int argc, char **argv)
                                     json_boolean(h->breaker_open));
                 json_object_set_new(ho, "capacity", json_integer(h->max_jobs));
                 json_object_set_new(ho, "used", json_integer(h->used_jobs));
-                json_object_set_new(ho, "free",
-                                    json_integer(h->max_jobs > h->used_jobs
-                                                     ? h->max_jobs -
-                                                           h->used_jobs
-                                                     : 0));
-                json_object_set_new(ho, "memory_mb", json_integer(h->memory_mb));
+                json_object_set_new(
+                    ho, "free",
+                    json_integer(h->max_jobs > h->used_jobs
+                                     ? h->max_jobs - h->used_jobs
+                                     : 0));
+                json_object_set_new(ho, "memory_mb",
+                                    json_integer(h->memory_mb));
                 json_object_set_new(ho, "used_memory_mb",
                                     json_integer(h->used_memory_mb));
                 json_object_set_new(ho, "cpu_cores", json_real(h->cpu_cores));

@@ -60,8 +60,9 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
             break;
         case 'n':
             if (berth_parse_i64(optarg, 0, INT64_C(100000000), &limit) != 0)
-                return cli_usage_error("jobs", "--limit '%s': expected an "
-                                               "integer >= 0",
+                return cli_usage_error("jobs",
+                                       "--limit '%s': expected an "
+                                       "integer >= 0",
                                        optarg);
             break;
         case 'j':
@@ -144,8 +145,7 @@ int cmd_job(struct cli *c, int argc, char **argv)
         } else if (argv[i][0] == '-') {
             return cli_usage_error("job", "unknown option '%s'", argv[i]);
         } else if (id) {
-            return cli_usage_error("job", "unexpected argument '%s'",
-                                   argv[i]);
+            return cli_usage_error("job", "unexpected argument '%s'", argv[i]);
         } else if ((rc = cli_parse_id("job", argv[i], &id)) != 0) {
             return rc;
         }
@@ -200,10 +200,9 @@ int cmd_job(struct cli *c, int argc, char **argv)
         printf("events:\n");
         for (size_t i = 0; i < nev; i++) {
             const struct berth_job_event *e = &ev[i];
-            printf("  %s  %-9s -> %-9s #%d %s%s%s\n",
-                   cli_time_text(e->at, t1), berth_job_state_str(e->from),
-                   berth_job_state_str(e->to), e->attempt,
-                   e->host ? e->host : "", e->host ? "  " : "",
+            printf("  %s  %-9s -> %-9s #%d %s%s%s\n", cli_time_text(e->at, t1),
+                   berth_job_state_str(e->from), berth_job_state_str(e->to),
+                   e->attempt, e->host ? e->host : "", e->host ? "  " : "",
                    e->reason ? e->reason : "");
         }
     }
@@ -239,8 +238,8 @@ static int follow_live(struct cli *c, struct berth_store *st,
         berth_router_sync(r, st, &err) == 0 &&
         berth_router_instance_get(r, j->host, &ex, &err) == 0) {
         if (ex->ops->caps & BERTH_EXEC_CAP_LOGS_FOLLOW)
-            rc = berth_exec_logs_follow(ex, j->execution_id, follow_print,
-                                        NULL, &err);
+            rc = berth_exec_logs_follow(ex, j->execution_id, follow_print, NULL,
+                                        &err);
         berth_router_instance_put(r, j->host);
     }
     berth_router_free(r);
@@ -263,8 +262,7 @@ int cmd_logs(struct cli *c, int argc, char **argv)
         else if (argv[i][0] == '-')
             return cli_usage_error("logs", "unknown option '%s'", argv[i]);
         else if (id)
-            return cli_usage_error("logs", "unexpected argument '%s'",
-                                   argv[i]);
+            return cli_usage_error("logs", "unexpected argument '%s'", argv[i]);
         else if ((rc = cli_parse_id("logs", argv[i], &id)) != 0)
             return rc;
     }
@@ -303,14 +301,15 @@ int cmd_logs(struct cli *c, int argc, char **argv)
         fwrite(logs.err, 1, logs.err_len, stderr);
     fflush(stdout);
     if (logs.truncated)
-        fprintf(stderr, "berth: log of job %" PRId64
-                        " was truncated (log_max_bytes)\n",
+        fprintf(stderr,
+                "berth: log of job %" PRId64 " was truncated (log_max_bytes)\n",
                 id);
     berth_job_logs_release(&logs);
     return CLI_OK;
 }
 
-/* ---- stats ---------------------------------------------------------------- */
+/* ---- stats ----------------------------------------------------------------
+ */
 
 int cmd_stats(struct cli *c, int argc, char **argv)
 {

@@ -11,5 +11,4 @@
         return cli_fail("'%s' is not implemented yet", name);                  \
     }
 
-STUB(cmd_cleanup, "cleanup")
 STUB(cmd_serve, "serve")

@@ -142,9 +142,8 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
         case O_ENV:
         case O_LABEL:
             if (berth_parse_kv(a, &k, &val, &err) != 0) {
-                rc = cli_usage_error(cmd, "%s: %s",
-                                     opt == O_ENV ? "--env" : "--label",
-                                     err.msg);
+                rc = cli_usage_error(
+                    cmd, "%s: %s", opt == O_ENV ? "--env" : "--label", err.msg);
                 goto out;
             }
             berth_map_set(opt == O_ENV ? &env : &job->labels, k, val);
@@ -161,8 +160,7 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
             }
             break;
         case O_CPUS:
-            if (berth_parse_double(a, &cpus) != 0 || cpus < 0 ||
-                cpus > 1024) {
+            if (berth_parse_double(a, &cpus) != 0 || cpus < 0 || cpus > 1024) {
                 rc = bad(cmd, "--cpus", a, "a number of cores >= 0");
                 goto out;
             }
@@ -247,16 +245,16 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
             extra->json = true;
             break;
         default:
-            rc = cli_usage_error(cmd, "unknown option '%s'",
-                                 argv[optind - 1]);
+            rc = cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
             goto out;
         }
     }
 
     if (job->preferred_executor &&
         !berth_config_executor(cfg, job->preferred_executor)) {
-        rc = cli_usage_error(cmd, "--executor '%s': no such executor in "
-                                  "the config",
+        rc = cli_usage_error(cmd,
+                             "--executor '%s': no such executor in "
+                             "the config",
                              job->preferred_executor);
         goto out;
     }
@@ -301,12 +299,14 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
     job->memory_mb = memory >= 0 ? memory : have_tmpl ? tmpl.memory_mb : 0;
     job->cpu_cores = cpus >= 0 ? cpus : have_tmpl ? tmpl.cpu_cores : 0;
     job->timeout_seconds = timeout >= 0 ? timeout
-                                        : have_tmpl ? tmpl.timeout_seconds : 0;
-    job->network = berth_xstrdup(network ? network
-                                         : have_tmpl ? tmpl.network : NULL);
-    job->working_dir = berth_xstrdup(workdir ? workdir
-                                             : have_tmpl ? tmpl.working_dir
-                                                         : NULL);
+                           : have_tmpl  ? tmpl.timeout_seconds
+                                        : 0;
+    job->network = berth_xstrdup(network     ? network
+                                 : have_tmpl ? tmpl.network
+                                             : NULL);
+    job->working_dir = berth_xstrdup(workdir     ? workdir
+                                     : have_tmpl ? tmpl.working_dir
+                                                 : NULL);
 
     /* env: environment < template env < job env */
     if (!environment && have_tmpl)
@@ -315,8 +315,7 @@ int cli_job_from_flags(struct cli *c, const char *cmd, int argc, char **argv,
         const struct berth_environment_conf *e =
             berth_config_environment(cfg, environment);
         if (!e) {
-            rc = cli_usage_error(cmd, "unknown environment '%s'",
-                                 environment);
+            rc = cli_usage_error(cmd, "unknown environment '%s'", environment);
             goto out;
         }
         berth_map_merge(&job->env, &e->vars);
@@ -365,12 +364,10 @@ static int wait_jobs(struct berth_store *st, int64_t first, int64_t count)
             fprintf(stderr, ": %s", j.last_error);
         fputc('\n', stderr);
         if (id == first)
-            result = j.status == BERTH_JOB_COMPLETED
-                         ? 0
-                         : j.has_exit_code && j.exit_code > 0 &&
-                                   j.exit_code < 256
-                               ? j.exit_code
-                               : 1;
+            result = j.status == BERTH_JOB_COMPLETED ? 0
+                     : j.has_exit_code && j.exit_code > 0 && j.exit_code < 256
+                         ? j.exit_code
+                         : 1;
         berth_job_release(&j);
     }
     return result;

@@ -68,8 +68,9 @@ static struct berth_config *reload_config(void *ctx)
 
     berth_err_init(&err);
     if (berth_config_load(c->config_path, &nc, &report, &err) != 0) {
-        berth_log(BERTH_LOG_ERROR, "config reload refused; keeping the "
-                                   "running config",
+        berth_log(BERTH_LOG_ERROR,
+                  "config reload refused; keeping the "
+                  "running config",
                   BL_S("config", c->config_path),
                   BL_S("errors", berth_buf_cstr(&report)));
         berth_buf_release(&report);
@@ -132,25 +133,27 @@ int cmd_worker(struct cli *c, int argc, char **argv)
             break;
         case 'c':
             if (berth_parse_i64(optarg, 1, 1024, &v) != 0)
-                return cli_usage_error("worker", "--concurrency '%s': "
-                                                 "expected 1..1024",
+                return cli_usage_error("worker",
+                                       "--concurrency '%s': "
+                                       "expected 1..1024",
                                        optarg);
             o.concurrency = (int)v;
             break;
         case 'm':
             if (berth_parse_i64(optarg, 1, INT64_MAX, &o.max_jobs) != 0)
-                return cli_usage_error("worker", "--max-jobs '%s': expected "
-                                                 "an integer >= 1",
+                return cli_usage_error("worker",
+                                       "--max-jobs '%s': expected "
+                                       "an integer >= 1",
                                        optarg);
             break;
         case 'p':
         case 'l':
             if (berth_parse_duration(optarg, &v, &err) != 0 || v <= 0)
-                return cli_usage_error("worker", "%s '%s': expected a "
-                                                 "duration > 0 (1s, 500ms)",
-                                       opt == 'p' ? "--poll-interval"
-                                                  : "--lease",
-                                       optarg);
+                return cli_usage_error(
+                    "worker",
+                    "%s '%s': expected a "
+                    "duration > 0 (1s, 500ms)",
+                    opt == 'p' ? "--poll-interval" : "--lease", optarg);
             if (opt == 'p')
                 o.poll_interval_us = v;
             else
@@ -180,8 +183,9 @@ int cmd_worker(struct cli *c, int argc, char **argv)
     if (rc)
         return rc;
     if (o.only_executor && !berth_config_executor(cfg, o.only_executor))
-        return cli_usage_error("worker", "--executor '%s': no such executor "
-                                         "in the config",
+        return cli_usage_error("worker",
+                               "--executor '%s': no such executor "
+                               "in the config",
                                o.only_executor);
     rc = cli_store(c, &st);
     if (rc)

@@ -22,7 +22,7 @@
 #include "cli.h"
 
 #define META_FINGERPRINT "config_fingerprint"
-#define META_HOSTS "config_hosts"
+#define META_HOSTS       "config_hosts"
 
 static int sync_config(struct berth_store *st, const struct berth_config *cfg,
                        struct berth_err *err)
@@ -78,8 +78,7 @@ static int sync_config(struct berth_store *st, const struct berth_config *cfg,
     now_json = berth_strv_to_json(&now);
     rc = berth_store_meta_set(st, META_HOSTS, now_json, err);
     if (rc == 0 && cfg->fingerprint[0])
-        rc = berth_store_meta_set(st, META_FINGERPRINT, cfg->fingerprint,
-                                  err);
+        rc = berth_store_meta_set(st, META_FINGERPRINT, cfg->fingerprint, err);
 out:
     free(now_json);
     free(old_hosts);
@@ -106,8 +105,9 @@ int cli_store(struct cli *c, struct berth_store **out)
     rc = cli_config(c, &cfg);
     if (rc)
         return rc;
-    url = c->store_url ? c->store_url
-                       : cfg->store_url ? cfg->store_url : "sqlite:berth.db";
+    url = c->store_url     ? c->store_url
+          : cfg->store_url ? cfg->store_url
+                           : "sqlite:berth.db";
     berth_err_init(&err);
     if (berth_store_open(url, &c->store, &err) != 0)
         return cli_fail("cannot open store '%s': %s", url, err.msg);

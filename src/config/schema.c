@@ -838,17 +838,15 @@ static const struct field rule_fields[] = {
     {NULL, 0, 0, 0, 0, false},
 };
 
-struct colmap_ctx {
+struct pos_ctx {
     const struct cfg_ctx *x;
     const struct ynode *n;
 };
 
-static int colmap(size_t offset, void *ctx)
+static void rule_pos(size_t offset, int *line, int *col, void *ctx)
 {
-    const struct colmap_ctx *m = ctx;
-    int line, col;
-    berth__config_scalar_pos(m->x, m->n, offset, &line, &col);
-    return col;
+    const struct pos_ctx *m = ctx;
+    berth__config_scalar_pos(m->x, m->n, offset, line, col);
 }
 
 static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
@@ -857,37 +855,27 @@ static void compile_rule(struct cfg_ctx *x, struct berth_rule_conf *r,
     struct berth_rule_diag d;
     struct berth_err e;
     struct berth_buf b = BERTH_BUF_INIT;
-    struct colmap_ctx m = {x, cn};
+    struct pos_ctx m = {x, cn};
     size_t len = strlen(r->condition);
-    int line, col, line0, col0;
+    int line, col;
 
     memset(&d, 0, sizeof(d));
     berth_err_init(&e);
     if (berth_rule_compile(r->condition, len, &r->compiled, &d, &e) == 0)
         return;
     r->compiled = NULL;
-    /* The line of the fault itself, so that a rule folded over several
-     * lines still points at the right one. */
     if (d.offset > len)
         d.offset = len;
-    berth__config_scalar_pos(x, cn, 0, &line0, &col0);
+    /* The fault's own place in the file: through quotes and escapes, and
+     * on its own line when the rule is folded over several. */
     berth__config_scalar_pos(x, cn, d.offset, &line, &col);
     if (d.msg[0]) {
-        /* diag_format counts the rule text's own line breaks before the
-         * fault on top of `line` (right for `|` block scalars, where they
-         * are the file's); hand it the line that makes the sum come out at
-         * the fault's line in the file. */
-        int nl = 0;
-        for (size_t i = 0; i < d.offset; i++)
-            if (r->condition[i] == '\n' ||
-                (r->condition[i] == '\r' && r->condition[i + 1] != '\n'))
-                nl++;
         char msg[sizeof(d.msg)];
         /* The schema path first, as in every other config error. */
         snprintf(msg, sizeof(msg), "%s: %s", path, d.msg);
         memcpy(d.msg, msg, sizeof(d.msg));
-        berth_rule_diag_format(&d, r->condition, len, x->file, line - nl, col0,
-                               colmap, &m, &b);
+        berth_rule_diag_format_pos(&d, r->condition, len, x->file, rule_pos, &m,
+                                   &b);
     }
     if (b.len == 0) {
         berth__config_error_at(x, line, col, "%s: %s", path,

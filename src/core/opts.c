@@ -229,8 +229,8 @@ int berth_opts_from_json(struct berth_opts *o, const char *text,
             json_t *e;
             json_array_foreach(v, i, e)
             {
-                berth_strv_push(&sv, json_is_string(e) ? json_string_value(e)
-                                                       : "");
+                berth_strv_push(&sv,
+                                json_is_string(e) ? json_string_value(e) : "");
             }
             berth_opts_set_list(o, k, &sv);
             berth_strv_release(&sv);

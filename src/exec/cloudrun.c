@@ -70,6 +70,13 @@ static const struct berth_opt_spec cloudrun_options[] = {
     {"region", BERTH_OPT_STR, "Cloud Run region, e.g. us-central1"},
     {"service_account", BERTH_OPT_STR,
      "service account the jobs run as (default: the project's default)"},
+    {"vpc_connector", BERTH_OPT_STR,
+     "Serverless VPC Access connector for the jobs' egress "
+     "(projects/P/locations/R/connectors/NAME)"},
+    {"vpc_network", BERTH_OPT_STR, "Direct VPC egress: the VPC network"},
+    {"vpc_subnetwork", BERTH_OPT_STR, "Direct VPC egress: the subnetwork"},
+    {"vpc_egress", BERTH_OPT_STR,
+     "what goes through the VPC: all-traffic or private-ranges-only"},
     {"credentials_file", BERTH_OPT_STR,
      "service account key file (default: $GOOGLE_OAUTH_ACCESS_TOKEN, "
      "$GOOGLE_APPLICATION_CREDENTIALS, then the metadata server)"},
@@ -211,6 +218,8 @@ struct cr_exec {
     char *project;
     char *region;
     char *service_account;
+    char *vpc_connector, *vpc_network, *vpc_subnetwork, *vpc_egress;
+    struct berth_cr_jobconf jobconf; /* points at the strings above */
     char *endpoint;
     char *logging_endpoint;
     char *parent; /* projects/P/locations/R */
@@ -234,6 +243,10 @@ struct cr_exec {
     struct berth_map scanned;   /* scan parent -> mono us of its last listing */
     struct berth_strv scanning; /* scan parents being listed right now */
     uint64_t rng;
+    /* launch_rate/launch_burst applied where jobs.run leaves the process
+     * (see pace()); rate 0 = none. */
+    double rate, burst, tokens;
+    int64_t tokens_at; /* mono us */
 };
 
 static struct cr_exec *to_cr(struct berth_exec *ex)
@@ -571,8 +584,7 @@ static int ensure_job(struct cr_exec *c, const struct berth_launch *req,
     bool locked = false;
     int rc;
 
-    rc = berth__cloudrun_job_spec(req, c->service_account, id, sizeof(id),
-                                  &spec, err);
+    rc = berth__cloudrun_job_spec(req, &c->jobconf, id, sizeof(id), &spec, err);
     if (rc)
         return rc;
     snprintf(job, size, "%s/jobs/%s", c->parent, id);
@@ -824,11 +836,30 @@ static int cloudrun_create(const struct berth_exec_params *p,
     c->region = berth_xstrdup(region);
     c->service_account =
         berth_xstrdup(berth_opts_str(o, "service_account", NULL));
+    c->vpc_connector = berth_xstrdup(berth_opts_str(o, "vpc_connector", NULL));
+    c->vpc_network = berth_xstrdup(berth_opts_str(o, "vpc_network", NULL));
+    c->vpc_subnetwork =
+        berth_xstrdup(berth_opts_str(o, "vpc_subnetwork", NULL));
+    c->vpc_egress = berth_xstrdup(berth_opts_str(o, "vpc_egress", NULL));
+    c->jobconf.service_account = c->service_account;
+    c->jobconf.vpc_connector = c->vpc_connector;
+    c->jobconf.vpc_network = c->vpc_network;
+    c->jobconf.vpc_subnetwork = c->vpc_subnetwork;
+    c->jobconf.vpc_egress = c->vpc_egress;
+    rc = berth__cloudrun_jobconf_check(&c->jobconf, err);
+    if (rc)
+        goto fail;
     c->endpoint = strip_slash(berth_opts_str(o, "endpoint", DEFAULT_ENDPOINT));
     c->logging_endpoint = strip_slash(
         berth_opts_str(o, "logging_endpoint", DEFAULT_LOGGING_ENDPOINT));
     c->parent =
         berth_xasprintf("projects/%s/locations/%s", c->project, c->region);
+    c->rate = berth_opts_num(o, "launch_rate", 0);
+    c->burst = berth_opts_num(o, "launch_burst", c->rate < 1 ? 1 : c->rate);
+    if (c->burst < 1)
+        c->burst = 1;
+    c->tokens = c->burst;
+    c->tokens_at = berth_mono_us();
     if ((rc = opt_int(o, "max_retries", 5, 0, 20, &v, err)))
         goto fail;
     c->max_retries = (int)v;
@@ -865,6 +896,10 @@ static void cloudrun_destroy(struct berth_exec *ex)
     free(c->project);
     free(c->region);
     free(c->service_account);
+    free(c->vpc_connector);
+    free(c->vpc_network);
+    free(c->vpc_subnetwork);
+    free(c->vpc_egress);
     free(c->endpoint);
     free(c->logging_endpoint);
     free(c->parent);
@@ -885,6 +920,37 @@ static int cloudrun_health(struct berth_exec *ex, struct berth_err *err)
     return rc;
 }
 
+/*
+ * The worker takes a launch token per job before it hands the launch to a
+ * pool thread; when those threads fall behind (a slow store write, a busy
+ * pool), launches queue and could then reach Cloud Run closer together
+ * than the bucket allows. So the same bucket (launch_rate, launch_burst)
+ * is applied again here, right before jobs.run is sent: it seldom waits,
+ * but it holds the promise at the wire. One bucket per instance (host).
+ */
+static void pace(struct cr_exec *c)
+{
+    if (c->rate <= 0)
+        return;
+    for (;;) {
+        int64_t now, wait_us;
+        pthread_mutex_lock(&c->lock);
+        now = berth_mono_us();
+        c->tokens += (double)(now - c->tokens_at) / 1e6 * c->rate;
+        if (c->tokens > c->burst)
+            c->tokens = c->burst;
+        c->tokens_at = now;
+        if (c->tokens >= 1.0) {
+            c->tokens -= 1.0;
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        wait_us = (int64_t)((1.0 - c->tokens) / c->rate * 1e6) + 1;
+        pthread_mutex_unlock(&c->lock);
+        sleep_ms(wait_us / 1000 + 1);
+    }
+}
+
 /* Start an execution of job; name gets the Execution's full name. */
 static int run(struct cr_exec *c, const char *job,
                const struct berth_launch *req, char *name, size_t size,
@@ -900,6 +966,7 @@ static int run(struct cr_exec *c, const char *job,
              strrchr(job, '/') + 1, req->name);
     url = berth_xasprintf("%s/v2/%s:run", c->endpoint, job);
     /* Not retried here: launch() looks for what a failed try started. */
+    pace(c);
     rc = cr_call(c, "POST", url, body, what, 0, &op, err);
     free(url);
     json_decref(body);

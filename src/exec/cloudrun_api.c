@@ -97,15 +97,73 @@ static json_t *labels_json(const char *tmpl_slug, const char *hash)
     return l;
 }
 
+int berth__cloudrun_jobconf_check(const struct berth_cr_jobconf *jc,
+                                  struct berth_err *err)
+{
+    bool direct = (jc->vpc_network && *jc->vpc_network) ||
+                  (jc->vpc_subnetwork && *jc->vpc_subnetwork);
+
+    if (direct && jc->vpc_connector && *jc->vpc_connector)
+        return berth_err_set(err, BERTH_E_CONFIG,
+                             "cloudrun: vpc_connector and vpc_network/"
+                             "vpc_subnetwork are two ways to reach a VPC; "
+                             "set one");
+    if (jc->vpc_egress && *jc->vpc_egress &&
+        strcmp(jc->vpc_egress, "all-traffic") != 0 &&
+        strcmp(jc->vpc_egress, "private-ranges-only") != 0)
+        return berth_err_set(err, BERTH_E_CONFIG,
+                             "cloudrun: vpc_egress must be 'all-traffic' or "
+                             "'private-ranges-only', not '%s'",
+                             jc->vpc_egress);
+    if (jc->vpc_egress && *jc->vpc_egress && !direct &&
+        !(jc->vpc_connector && *jc->vpc_connector))
+        return berth_err_set(err, BERTH_E_CONFIG,
+                             "cloudrun: vpc_egress needs vpc_connector or "
+                             "vpc_network/vpc_subnetwork");
+    return 0;
+}
+
+static bool set(const char *s)
+{
+    return s && *s;
+}
+
+static json_t *vpc_access(const struct berth_cr_jobconf *jc)
+{
+    json_t *v;
+    if (!set(jc->vpc_connector) && !set(jc->vpc_network) &&
+        !set(jc->vpc_subnetwork))
+        return NULL;
+    v = json_object();
+    if (set(jc->vpc_connector)) {
+        json_object_set_new(v, "connector", json_string(jc->vpc_connector));
+    } else {
+        json_t *ni = json_object();
+        if (set(jc->vpc_network))
+            json_object_set_new(ni, "network", json_string(jc->vpc_network));
+        if (set(jc->vpc_subnetwork))
+            json_object_set_new(ni, "subnetwork",
+                                json_string(jc->vpc_subnetwork));
+        json_object_set_new(v, "networkInterfaces", json_pack("[o]", ni));
+    }
+    if (set(jc->vpc_egress))
+        json_object_set_new(
+            v, "egress",
+            json_string(strcmp(jc->vpc_egress, "all-traffic") == 0
+                            ? "ALL_TRAFFIC"
+                            : "PRIVATE_RANGES_ONLY"));
+    return v;
+}
+
 int berth__cloudrun_job_spec(const struct berth_launch *req,
-                             const char *service_account, char *job_id,
+                             const struct berth_cr_jobconf *jc, char *job_id,
                              size_t id_size, json_t **job,
                              struct berth_err *err)
 {
     char cpu[16], mem[24], base[128], sl[32], hash[11];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    json_t *container, *task, *exec, *j;
+    json_t *container, *task, *exec, *j, *vpc;
     char *canon;
     int rc;
 
@@ -131,9 +189,12 @@ int berth__cloudrun_job_spec(const struct berth_launch *req,
                             json_string(req->working_dir));
     task = json_pack("{s:[o], s:i, s:s}", "containers", container, "maxRetries",
                      0, "timeout", "86400s");
-    if (service_account && *service_account)
+    if (set(jc->service_account))
         json_object_set_new(task, "serviceAccount",
-                            json_string(service_account));
+                            json_string(jc->service_account));
+    vpc = vpc_access(jc);
+    if (vpc)
+        json_object_set_new(task, "vpcAccess", vpc);
     exec = json_pack("{s:i, s:i, s:o}", "taskCount", 1, "parallelism", 1,
                      "template", task);
     j = json_pack("{s:s, s:o}", "client", "berth", "template", exec);

@@ -52,17 +52,30 @@ int berth__cloudrun_resources(int64_t memory_mb, double cpu_cores, char *cpu,
                               size_t cpu_size, char *memory, size_t mem_size,
                               struct berth_err *err);
 
+/* Executor-wide settings that go into every Job (all may be NULL). */
+struct berth_cr_jobconf {
+    const char *service_account;
+    const char *vpc_connector;  /* Serverless VPC Access connector */
+    const char *vpc_network;    /* Direct VPC egress: network... */
+    const char *vpc_subnetwork; /* ...and subnetwork */
+    const char *vpc_egress;     /* "all-traffic" | "private-ranges-only" */
+};
+
+/* BERTH_E_CONFIG when the VPC settings do not make sense together. */
+int berth__cloudrun_jobconf_check(const struct berth_cr_jobconf *jc,
+                                  struct berth_err *err);
+
 /*
  * The Job that runs `req` (DESIGN.md § Executors: a Job per template): what
  * run overrides cannot change (image, working_dir, resources, service
- * account) goes into the Job, and its id is
+ * account, VPC access) goes into the Job, and its id is
  * "berth-<template or image slug>-<10 hex of SHA-256 of that spec>", so a
  * changed template makes a new Job and jobs with equal specs share one.
  * job_id gets BERTH_CR_JOB_ID_MAX bytes; *job is the Job body for
  * jobs.create.
  */
 int berth__cloudrun_job_spec(const struct berth_launch *req,
-                             const char *service_account, char *job_id,
+                             const struct berth_cr_jobconf *jc, char *job_id,
                              size_t id_size, json_t **job,
                              struct berth_err *err);
 

@@ -78,7 +78,9 @@ struct docker_track {
     char *id;
     int64_t peak_mem; /* bytes, -1 unknown */
     int64_t cpu_us;   /* -1 unknown */
+    int64_t seen;     /* berth_mono_us() when first launched or seen */
     int64_t sampled;  /* berth_mono_us() of the last sample, 0 never */
+    int tty;          /* Config.Tty: 0, 1, or -1 unknown */
     bool cancelled;
 };
 
@@ -276,9 +278,18 @@ static struct docker_track *track_find(struct docker_exec *dx, const char *id,
     t->id = berth_xstrdup(id);
     t->peak_mem = -1;
     t->cpu_us = -1;
+    t->seen = berth_mono_us();
     t->sampled = 0;
+    t->tty = -1;
     t->cancelled = false;
     return t;
+}
+
+static void track_tty(struct docker_exec *dx, const char *id, bool tty)
+{
+    pthread_mutex_lock(&dx->mu);
+    track_find(dx, id, true)->tty = tty;
+    pthread_mutex_unlock(&dx->mu);
 }
 
 static void track_forget(struct docker_exec *dx, const char *id)
@@ -774,11 +785,14 @@ static int docker_launch(struct berth_exec *ex, const struct berth_launch *req,
         }
         snprintf(out->id, sizeof(out->id), "%s", in.id);
         out->adopted = true;
+        track_tty(dx, in.id, in.tty);
         if (strcmp(in.status, "created") == 0)
             rc = start_container(dx, in.id, name, err);
         goto out;
     }
     rc = start_container(dx, out->id, name, err);
+    if (rc == 0)
+        track_tty(dx, out->id, false); /* our create body says so */
 out:
     berth_log(BERTH_LOG_DEBUG, "docker launch", BL_S("host", dx->host),
               BL_S("container", name), BL_B("adopted", out->adopted),
@@ -807,8 +821,10 @@ static int docker_find(struct berth_exec *ex, int64_t job_id, int attempt,
 
 /* ---- status ------------------------------------------------------------- */
 
-/* Take a resource sample of a running container when the last one is older
- * than the interval; figures only grow, so keep the highest seen. */
+/* Take a resource sample of a running container when the last one (or its
+ * launch, or the first sight of it) is older than the interval, so that a
+ * job shorter than one interval costs the engine no stats call at all.
+ * Figures only grow: keep the highest seen. */
 static void sample(struct docker_exec *dx, const char *id, bool force)
 {
     struct dreq r = {.method = "GET", .max_body = 1u << 20};
@@ -821,8 +837,8 @@ static void sample(struct docker_exec *dx, const char *id, bool force)
         return;
     pthread_mutex_lock(&dx->mu);
     t = track_find(dx, id, true);
-    if (!force && t->sampled &&
-        now - t->sampled < dx->stats_interval_ms * 1000) {
+    if (!force && now - (t->sampled ? t->sampled : t->seen) <
+                      dx->stats_interval_ms * 1000) {
         pthread_mutex_unlock(&dx->mu);
         return;
     }
@@ -837,10 +853,10 @@ static void sample(struct docker_exec *dx, const char *id, bool force)
         berth__docker_parse_stats(resp.body.data, resp.body.len, &mem, &cpu,
                                   NULL) == 0) {
         pthread_mutex_lock(&dx->mu);
-        t = track_find(dx, id, true);
-        if (mem > t->peak_mem)
+        t = track_find(dx, id, false); /* NULL: removed meanwhile */
+        if (t && mem > t->peak_mem)
             t->peak_mem = mem;
-        if (cpu > t->cpu_us)
+        if (t && cpu > t->cpu_us)
             t->cpu_us = cpu;
         pthread_mutex_unlock(&dx->mu);
     }
@@ -895,10 +911,82 @@ static int status_one(struct docker_exec *dx, struct berth_exec_status *q,
         return transport_error(rc) ? rc : 0;
     }
     berth__docker_inspect_to_status(&in, q);
+    track_tty(dx, q->execution_id, in.tty);
     if (q->state == BERTH_EXEC_RUNNING)
         sample(dx, in.id, false);
     fill_tracked(dx, q);
     return 0;
+}
+
+/*
+ * Many at once: one GET /containers/json filtered by id gives every
+ * container's state; only those that ended are inspected for their exit
+ * code, OOM verdict and times. So following N running jobs costs one engine
+ * call per poll, not N. Returns -1 when the list could not be used (then
+ * each is inspected), or the transport error that failed the whole call.
+ */
+static int status_batch(struct docker_exec *dx, struct berth_exec_status *q,
+                        size_t n, struct berth_err *err)
+{
+    struct dreq r = {.method = "GET", .max_body = 16u << 20};
+    struct berth_http_resp resp;
+    struct berth_exec_object *o = NULL;
+    json_t *filter = json_object(), *ids = json_array();
+    char *ftext, *fesc, *path;
+    size_t no = 0;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        if (check_id(q[i].execution_id, NULL) == 0)
+            json_array_append_new(ids, json_string(q[i].execution_id));
+    json_object_set_new(filter, "id", ids);
+    ftext = json_dumps(filter, JSON_COMPACT);
+    json_decref(filter);
+    fesc = curl_easy_escape(NULL, ftext, 0);
+    path = berth_xasprintf("/containers/json?all=1&filters=%s", fesc);
+    berth_http_resp_init(&resp);
+    r.path = path;
+    rc = dcall(dx, &r, &resp, err);
+    if (rc) {
+        for (size_t i = 0; i < n; i++) {
+            q[i].rc = rc;
+            snprintf(q[i].message, sizeof(q[i].message), "%s",
+                     err ? err->msg : "engine call failed");
+        }
+        goto out;
+    }
+    if (resp.status != 200 ||
+        berth__docker_parse_list(resp.body.data, resp.body.len, NULL, &o, &no,
+                                 NULL) != 0) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct berth_exec_object *hit = NULL;
+        for (size_t k = 0; k < no && !hit; k++)
+            if (strcmp(o[k].id, q[i].execution_id) == 0)
+                hit = &o[k];
+        if (!hit || hit->state == BERTH_EXEC_EXITED) {
+            /* Over (details wanted), or asked by a name or short id, or
+             * bad, or gone: one inspect says which. */
+            status_one(dx, &q[i], NULL);
+            continue;
+        }
+        q[i].state = hit->state;
+        if (hit->state == BERTH_EXEC_PENDING)
+            snprintf(q[i].message, sizeof(q[i].message), "%s",
+                     "created, not started");
+        else
+            sample(dx, hit->id, false);
+        fill_tracked(dx, &q[i]);
+    }
+out:
+    free(o);
+    berth_http_resp_release(&resp);
+    free(path);
+    curl_free(fesc);
+    free(ftext);
+    return rc;
 }
 
 static int docker_status(struct berth_exec *ex, struct berth_exec_status *q,
@@ -908,6 +996,11 @@ static int docker_status(struct berth_exec *ex, struct berth_exec_status *q,
     size_t down = 0;
     int last = 0;
 
+    if (n > 1) {
+        int rc = status_batch(dx, q, n, err);
+        if (rc >= 0)
+            return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         int rc = status_one(dx, &q[i], err);
         if (rc) {
@@ -995,21 +1088,31 @@ static int stream_logs(struct docker_exec *dx, const char *id, bool follow,
                        berth_exec_log_fn fn, void *ctx, struct berth_err *err)
 {
     struct berth__docker_inspect in;
+    struct docker_track *t;
     struct log_sink s;
     struct dreq r = {.method = "GET", .max_body = ERROR_BODY_MAX};
     struct berth_http_resp resp;
     char *path;
+    int tty;
     int rc;
 
     rc = check_id(id, err);
     if (rc)
         return rc;
     /* API 1.41 sends no Content-Type on /logs: the container's Tty says
-     * whether the stream is framed. */
-    rc = inspect(dx, id, &in, err);
-    if (rc)
-        return rc;
-    berth__docker_demux_init(&s.demux, in.tty);
+     * whether the stream is framed. Known for what this instance launched
+     * or looked at; asked for otherwise. */
+    pthread_mutex_lock(&dx->mu);
+    t = track_find(dx, id, false);
+    tty = t ? t->tty : -1;
+    pthread_mutex_unlock(&dx->mu);
+    if (tty < 0) {
+        rc = inspect(dx, id, &in, err);
+        if (rc)
+            return rc;
+        tty = in.tty;
+    }
+    berth__docker_demux_init(&s.demux, tty == 1);
     s.fn = fn;
     s.ctx = ctx;
     s.rc = 0;
@@ -1019,8 +1122,8 @@ static int stream_logs(struct docker_exec *dx, const char *id, bool follow,
     r.path = path;
     r.on_data = log_on_data;
     r.ctx = &s;
-    if (follow)
-        r.timeout_ms = -1; /* as long as the job runs */
+    /* Following lasts as long as the job runs; a whole log may be large. */
+    r.timeout_ms = follow ? -1 : dx->request_timeout_ms * 10;
     rc = dcall(dx, &r, &resp, err);
     if (rc == 0 && resp.status != 200)
         rc = engine_error(dx, &resp, "cannot read logs", err);
@@ -1161,18 +1264,21 @@ static int docker_list(struct berth_exec *ex, struct berth_exec_object **out,
         rc = engine_error(dx, &resp, "cannot list containers", err);
     else if (rc == 0)
         rc = berth__docker_parse_list(resp.body.data, resp.body.len,
-                                      dx->namespace_, out, n, err);
+                                      dx->namespace_ ? dx->namespace_ : "", out,
+                                      n, err);
     berth_http_resp_release(&resp);
     return rc;
 }
 
 const struct berth_exec_ops berth__exec_docker = {
     .type = "docker",
-    .caps = BERTH_EXEC_CAP_CANCEL | BERTH_EXEC_CAP_LOGS_FOLLOW |
-            BERTH_EXEC_CAP_WAIT | BERTH_EXEC_CAP_LIST,
+    .caps = BERTH_EXEC_CAP_BATCH_STATUS | BERTH_EXEC_CAP_CANCEL |
+            BERTH_EXEC_CAP_LOGS_FOLLOW | BERTH_EXEC_CAP_WAIT |
+            BERTH_EXEC_CAP_LIST,
     .options = docker_options,
     .default_max_concurrent_jobs = 8,
-    .poll_interval_ms = 500,
+    /* A poll of a host's running jobs is one engine call (status_batch). */
+    .poll_interval_ms = 250,
     .create = docker_create,
     .destroy = docker_destroy,
     .health = docker_health,

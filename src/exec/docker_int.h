@@ -140,9 +140,9 @@ int berth__docker_parse_stats(const char *json, size_t len, int64_t *peak_mem,
                               int64_t *cpu_us, struct berth_err *err);
 
 /*
- * GET /containers/json?all=1 with a berth.job label filter -> objects.
- * Containers whose berth.namespace label differs from namespace_ (NULL or
- * "" = those without one) are left out. *out: caller frees with free().
+ * GET /containers/json?all=1 -> objects. Containers whose berth.namespace
+ * label differs from namespace_ are left out ("" = those without one);
+ * NULL keeps every namespace. *out: caller frees with free().
  */
 int berth__docker_parse_list(const char *json, size_t len,
                              const char *namespace_,

@@ -517,7 +517,7 @@ int berth__docker_parse_list(const char *json, size_t len,
             continue;
         if (!ns)
             ns = "";
-        if (strcmp(ns, namespace_ ? namespace_ : "") != 0)
+        if (namespace_ && strcmp(ns, namespace_) != 0)
             continue;
         copy_str(o->id, sizeof(o->id), id);
         if (name && *name == '/')

@@ -43,8 +43,8 @@ int berth_exec_create(const char *type, const struct berth_exec_params *p,
 
     *out = NULL;
     if (!ops)
-        return berth_err_set(err, BERTH_E_INVALID,
-                             "unknown executor type '%s'", type);
+        return berth_err_set(err, BERTH_E_INVALID, "unknown executor type '%s'",
+                             type);
     rc = ops->create(p, &ex, err);
     if (rc)
         return rc;
@@ -73,8 +73,8 @@ static int unsupported(struct berth_exec *ex, const char *what,
                        struct berth_err *err)
 {
     return berth_err_set(err, BERTH_E_UNSUPPORTED,
-                         "executor '%s' (%s) does not support %s",
-                         ex->executor, ex->ops->type, what);
+                         "executor '%s' (%s) does not support %s", ex->executor,
+                         ex->ops->type, what);
 }
 
 int berth_exec_health(struct berth_exec *ex, struct berth_err *err)

@@ -633,6 +633,28 @@ static void td_remember(struct fargate_exec *fx, struct tdinfo *t,
     fx->tds[fx->ntds++] = *t;
 }
 
+/* Drop arn from the cache and every alias naming it. Called with td_lock
+ * held. */
+static void td_forget(struct fargate_exec *fx, const char *arn)
+{
+    for (size_t i = 0; i < fx->families.n;) {
+        if (strcmp(fx->families.kv[i].value, arn) == 0) {
+            char *key = berth_xstrdup(fx->families.kv[i].key);
+            berth_map_del(&fx->families, key);
+            free(key);
+        } else {
+            i++;
+        }
+    }
+    for (size_t i = 0; i < fx->ntds; i++) {
+        if (strcmp(fx->tds[i].arn, arn) != 0)
+            continue;
+        tdinfo_release(&fx->tds[i]);
+        fx->tds[i] = fx->tds[--fx->ntds];
+        break;
+    }
+}
+
 /* DescribeTaskDefinition, into the cache. ref: family[:rev] or ARN. */
 static int td_describe(struct fargate_exec *fx, const char *ref,
                        struct tdinfo *out, struct berth_err *err)
@@ -1201,9 +1223,25 @@ static int fargate_launch(struct berth_exec *ex, const struct berth_launch *req,
         return rc;
     }
     body = run_task_body(fx, req, &td, &sz);
-    tdinfo_release(&td);
     rc = aws_call(fx, SVC_ECS, fx->region, "RunTask", body, &resp, err);
     json_decref(body);
+    if (rc == BERTH_E_INVALID && !fx->task_definition && err &&
+        strstr(err->msg, "is inactive")) {
+        /* Someone deregistered the revision berth cached: forget it and
+         * find or register the family's current one, once. */
+        pthread_mutex_lock(&fx->td_lock);
+        td_forget(fx, td.arn);
+        pthread_mutex_unlock(&fx->td_lock);
+        tdinfo_release(&td);
+        berth_err_init(err);
+        rc = ensure_td(fx, req, &sz, &td, err);
+        if (rc)
+            return rc;
+        body = run_task_body(fx, req, &td, &sz);
+        rc = aws_call(fx, SVC_ECS, fx->region, "RunTask", body, &resp, err);
+        json_decref(body);
+    }
+    tdinfo_release(&td);
     if (rc == BERTH_E_CONFLICT) {
         /* The same clientToken with other parameters (a changed template or
          * config): the attempt already has its task; adopt it. */
@@ -1518,9 +1556,145 @@ static int fargate_cancel(struct berth_exec *ex, const char *execution_id,
     return rc;
 }
 
+/* "berth-<job>-<attempt>" -> job and attempt; false for other names. */
+static bool parse_name(const char *s, int64_t *job, int *attempt)
+{
+    const char *dash;
+    char *num;
+    int64_t a;
+    bool ok;
+
+    if (!s || strncmp(s, "berth-", 6) != 0)
+        return false;
+    dash = strrchr(s + 6, '-');
+    if (!dash || dash == s + 6)
+        return false;
+    num = berth_xstrndup(s + 6, (size_t)(dash - (s + 6)));
+    ok = berth_parse_i64(num, 0, INT64_MAX, job) == 0 &&
+         berth_parse_i64(dash + 1, 1, INT32_MAX, &a) == 0;
+    free(num);
+    if (ok)
+        *attempt = (int)a;
+    return ok;
+}
+
+/* Every task ARN ListTasks gives for desiredStatus, page after page. */
+static int list_all(struct fargate_exec *fx, const char *desired,
+                    struct berth_strv *arns, struct berth_err *err)
+{
+    char *token = NULL;
+    int rc = 0;
+
+    for (int pages = 0; pages < 10000; pages++) {
+        json_t *in = json_pack("{s:s, s:s, s:i}", "cluster", fx->cluster,
+                               "desiredStatus", desired, "maxResults", 100);
+        json_t *resp = NULL, *v;
+        const char *next;
+        size_t i;
+
+        if (token)
+            json_object_set_new(in, "nextToken", json_string(token));
+        rc = aws_call(fx, SVC_ECS, fx->region, "ListTasks", in, &resp, err);
+        json_decref(in);
+        if (rc)
+            break;
+        json_array_foreach(json_object_get(resp, "taskArns"), i, v)
+        {
+            if (json_is_string(v))
+                berth_strv_push(arns, json_string_value(v));
+        }
+        next = json_string_value(json_object_get(resp, "nextToken"));
+        free(token);
+        token = next && *next ? berth_xstrdup(next) : NULL;
+        json_decref(resp);
+        if (!token)
+            break;
+    }
+    free(token);
+    return rc;
+}
+
+/*
+ * `berth cleanup`: the cluster's tasks that berth started (startedBy
+ * "berth-<job>-<attempt>"), running or recently stopped (ECS forgets
+ * stopped tasks after about an hour, so there is little to clean).
+ */
+static int fargate_list(struct berth_exec *ex, struct berth_exec_object **out,
+                        size_t *n, struct berth_err *err)
+{
+    struct fargate_exec *fx = to_fargate(ex);
+    struct berth_strv arns = BERTH_STRV_INIT;
+    struct berth_exec_object *v = NULL;
+    size_t nv = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = list_all(fx, "RUNNING", &arns, err);
+    if (rc == 0)
+        rc = list_all(fx, "STOPPED", &arns, err);
+    for (size_t start = 0; rc == 0 && start < arns.n; start += DESCRIBE_MAX) {
+        json_t *batch = json_array(), *in, *resp = NULL, *t;
+        size_t i;
+        for (size_t k = start; k < arns.n && k < start + DESCRIBE_MAX; k++)
+            json_array_append_new(batch, json_string(arns.v[k]));
+        in = json_pack("{s:s, s:o}", "cluster", fx->cluster, "tasks", batch);
+        rc = aws_call(fx, SVC_ECS, fx->region, "DescribeTasks", in, &resp, err);
+        json_decref(in);
+        if (rc)
+            break;
+        json_array_foreach(json_object_get(resp, "tasks"), i, t)
+        {
+            const char *arn = json_string_value(json_object_get(t, "taskArn"));
+            const char *by = json_string_value(json_object_get(t, "startedBy"));
+            struct berth_exec_status st;
+            struct berth_exec_object *o;
+            int64_t job;
+            int attempt;
+
+            if (!arn || strlen(arn) >= BERTH_EXEC_ID_MAX ||
+                !parse_name(by, &job, &attempt))
+                continue; /* not berth's */
+            v = berth_xrealloc(v, (nv + 1) * sizeof(*v));
+            o = &v[nv++];
+            memset(o, 0, sizeof(*o));
+            memset(&st, 0, sizeof(st));
+            snprintf(o->id, sizeof(o->id), "%s", arn);
+            snprintf(o->name, sizeof(o->name), "%s", by);
+            o->job_id = job;
+            o->attempt = attempt;
+            berth__fargate_task_status(t, CONTAINER, &st);
+            o->state = st.state;
+            o->created_at = epoch_us(json_object_get(t, "createdAt"));
+        }
+        json_decref(resp);
+    }
+    berth_strv_release(&arns);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = nv;
+    return 0;
+}
+
+/* Stop it if it still runs; a task ECS no longer knows is gone already. */
+static int fargate_remove(struct berth_exec *ex, const char *execution_id,
+                          struct berth_err *err)
+{
+    int rc = fargate_cancel(ex, execution_id, 0, err);
+    if (rc == BERTH_E_INVALID && err && strstr(err->msg, "not found")) {
+        berth_err_init(err);
+        return 0;
+    }
+    return rc;
+}
+
 const struct berth_exec_ops berth__exec_fargate = {
     .type = "fargate",
-    .caps = BERTH_EXEC_CAP_BATCH_STATUS | BERTH_EXEC_CAP_CANCEL,
+    .caps = BERTH_EXEC_CAP_BATCH_STATUS | BERTH_EXEC_CAP_CANCEL |
+            BERTH_EXEC_CAP_LIST,
     .options = fargate_options,
     .default_max_concurrent_jobs = 100,
     .poll_interval_ms = 2000,
@@ -1532,4 +1706,6 @@ const struct berth_exec_ops berth__exec_fargate = {
     .status = fargate_status,
     .logs = fargate_logs,
     .cancel = fargate_cancel,
+    .list = fargate_list,
+    .remove = fargate_remove,
 };

@@ -24,18 +24,18 @@ typedef int (*berth_http_data_fn)(const char *data, size_t len, void *ctx);
 struct berth_http_req {
     const char *method; /* "GET", "POST", "DELETE", ... */
     const char *url;
-    const char *unix_socket;   /* path, or NULL for TCP */
+    const char *unix_socket;    /* path, or NULL for TCP */
     const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
     const char *body;           /* NULL: no body; "" with len 0: empty */
     size_t body_len;
     long timeout_ms;         /* whole request; 0 = none */
     long connect_timeout_ms; /* 0 = 10 s */
-    const char *aws_sigv4;   /* CURLOPT_AWS_SIGV4, e.g. "aws:amz:eu-west-1:ecs" */
-    const char *userpwd;     /* "KEY:SECRET" for SigV4 */
+    const char *aws_sigv4; /* CURLOPT_AWS_SIGV4, e.g. "aws:amz:eu-west-1:ecs" */
+    const char *userpwd;   /* "KEY:SECRET" for SigV4 */
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
-    size_t max_body;         /* cap on the response body; 0 = 16 MiB */
+    size_t max_body;            /* cap on the response body; 0 = 16 MiB */
     berth_http_data_fn on_data; /* stream the body here instead of buffering */
     void *data_ctx;
     /* With on_data: stream only a 2xx response's body; any other status's

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "berth/log.h"
 #include "exec_int.h"
 
 static const struct berth_opt_spec mock_options[] = {
@@ -100,7 +101,8 @@ static uint64_t hash_str(const char *s)
 /* A draw in [0, 1) from the seed and a key. */
 static double draw(uint64_t seed, uint64_t key)
 {
-    return (double)(mix64(seed ^ mix64(key)) >> 11) * (1.0 / 9007199254740992.0);
+    return (double)(mix64(seed ^ mix64(key)) >> 11) *
+           (1.0 / 9007199254740992.0);
 }
 
 static struct mock_run *run_find(struct mock_exec *m, const char *id)
@@ -208,8 +210,8 @@ static int mock_create(const struct berth_exec_params *p,
             return BERTH_E_IO;
         }
         logpath = berth_xasprintf("%s/launches.log", dir);
-        m->log_fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                         0644);
+        m->log_fd =
+            open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (m->log_fd < 0) {
             int e = errno;
             berth_err_set(err, BERTH_E_IO, "cannot open '%s': %s", logpath,
@@ -372,15 +374,79 @@ static int64_t label_int(const struct berth_map *labels, const char *key,
     return dflt;
 }
 
+/*
+ * Record a launch durably and atomically: the run file is written under a
+ * temporary name and linked into place, so it either exists whole or not at
+ * all (a worker killed halfway leaves no half-launched run behind), and
+ * link() fails when another process launched this attempt first - then its
+ * run is adopted. Called with the lock held.
+ */
+static int run_record(struct mock_exec *m, struct mock_run *r, const char *id,
+                      struct berth_execution *out, struct berth_err *err)
+{
+    char *path = berth_xasprintf("%s/%s", m->runs_dir, id);
+    char *tmp =
+        berth_xasprintf("%s/.tmp-%d-%s", m->runs_dir, (int)getpid(), id);
+    char *text = run_encode(r);
+    int fd, rc = 0;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, text, strlen(text)) != 0) {
+        rc = berth_err_set_transient(err, BERTH_E_IO,
+                                     "mock: cannot record run '%s': %s", tmp,
+                                     strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    close(fd);
+    if (link(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        if (e != EEXIST) {
+            rc = berth_err_set_transient(err, BERTH_E_IO,
+                                         "mock: cannot record run '%s': %s",
+                                         path, strerror(e));
+            goto out;
+        }
+        /* Another process launched this attempt first: adopt it. */
+        if (!run_load(m, id)) {
+            rc = berth_err_set_transient(err, BERTH_E_IO,
+                                         "mock: run record '%s' is "
+                                         "unreadable",
+                                         id);
+            goto out;
+        }
+        snprintf(out->id, sizeof(out->id), "%s", id);
+        out->adopted = true;
+        goto out;
+    }
+    unlink(tmp);
+    {
+        char line[256];
+        int n = snprintf(line, sizeof(line), "%" PRId64 " %d %s %" PRId64 "\n",
+                         r->job_id, r->attempt, m->host, r->start_us);
+        /* launches.log is for people; the run files are the record. */
+        if (write_all(m->log_fd, line, (size_t)n) != 0)
+            berth_log(BERTH_LOG_WARN, "mock: cannot append to launches.log",
+                      BL_S("error", strerror(errno)));
+    }
+out:
+    free(path);
+    free(tmp);
+    free(text);
+    return rc;
+}
+
 static int mock_launch(struct berth_exec *ex, const struct berth_launch *req,
                        struct berth_execution *out, struct berth_err *err)
 {
     struct mock_exec *m = to_mock(ex);
-    const char *fail = req->labels ? berth_map_get(req->labels,
-                                                   "mock.fail_launch")
-                                   : NULL;
-    const char *lout = req->labels ? berth_map_get(req->labels, "mock.stdout")
-                                   : NULL;
+    const char *fail =
+        req->labels ? berth_map_get(req->labels, "mock.fail_launch") : NULL;
+    const char *lout =
+        req->labels ? berth_map_get(req->labels, "mock.stdout") : NULL;
     struct mock_run *r;
     char id[BERTH_EXEC_ID_MAX];
     int rc = 0;
@@ -402,12 +468,11 @@ static int mock_launch(struct berth_exec *ex, const struct berth_launch *req,
         draw(m->seed, mix64((uint64_t)req->job_id) ^
                           mix64((uint64_t)req->attempt * 7919) ^
                           hash_str(m->host)) < m->launch_failure_rate)
-        return berth_err_set_transient(err, BERTH_E_BACKEND,
-                                       "mock: launch of job %" PRId64
-                                       " failed on host '%s' "
-                                       "(launch_failure_rate %.2f)",
-                                       req->job_id, m->host,
-                                       m->launch_failure_rate);
+        return berth_err_set_transient(
+            err, BERTH_E_BACKEND,
+            "mock: launch of job %" PRId64 " failed on host '%s' "
+            "(launch_failure_rate %.2f)",
+            req->job_id, m->host, m->launch_failure_rate);
 
     pthread_mutex_lock(&m->lock);
     r = run_get(m, id);
@@ -423,56 +488,13 @@ static int mock_launch(struct berth_exec *ex, const struct berth_launch *req,
     r->job_id = req->job_id;
     r->attempt = req->attempt;
     r->start_us = berth_clock_now(m->clock);
-    r->duration_ms = label_int(req->labels, "mock.duration_ms",
-                               m->duration_ms);
-    r->exit_code = (int)label_int(req->labels, "mock.exit_code",
-                                  m->exit_code);
+    r->duration_ms = label_int(req->labels, "mock.duration_ms", m->duration_ms);
+    r->exit_code = (int)label_int(req->labels, "mock.exit_code", m->exit_code);
     r->out = berth_xstrdup(lout ? lout : m->out);
 
     if (m->runs_dir) {
-        char *path = berth_xasprintf("%s/%s", m->runs_dir, id);
-        char *text = run_encode(r);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == EEXIST) {
-            /* Another process launched this attempt first: adopt it. */
-            free(path);
-            free(text);
-            run_free(r);
-            r = run_load(m, id);
-            pthread_mutex_unlock(&m->lock);
-            if (!r)
-                return berth_err_set_transient(err, BERTH_E_IO,
-                                               "mock: run record '%s' is "
-                                               "unreadable",
-                                               id);
-            snprintf(out->id, sizeof(out->id), "%s", id);
-            out->adopted = true;
-            return 0;
-        }
-        if (fd < 0 || write_all(fd, text, strlen(text)) != 0) {
-            int e = errno;
-            if (fd >= 0) {
-                close(fd);
-                unlink(path);
-            }
-            rc = berth_err_set_transient(err, BERTH_E_IO,
-                                         "mock: cannot record run '%s': %s",
-                                         path, strerror(e));
-        } else {
-            char line[256];
-            int n = snprintf(line, sizeof(line),
-                             "%" PRId64 " %d %s %" PRId64 "\n", r->job_id,
-                             r->attempt, m->host, r->start_us);
-            close(fd);
-            if (write_all(m->log_fd, line, (size_t)n) != 0)
-                rc = berth_err_set_transient(err, BERTH_E_IO,
-                                             "mock: cannot append to "
-                                             "launches.log: %s",
-                                             strerror(errno));
-        }
-        free(path);
-        free(text);
-        if (rc) {
+        rc = run_record(m, r, id, out, err);
+        if (rc || out->adopted) {
             run_free(r);
             pthread_mutex_unlock(&m->lock);
             return rc;
@@ -590,8 +612,8 @@ static int mock_cancel(struct berth_exec *ex, const char *execution_id,
         berth_clock_now(m->clock) < r->start_us + r->duration_ms * 1000) {
         r->cancelled = true;
         if (m->runs_dir) {
-            char *path = berth_xasprintf("%s/%s.cancelled", m->runs_dir,
-                                         execution_id);
+            char *path =
+                berth_xasprintf("%s/%s.cancelled", m->runs_dir, execution_id);
             int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
             if (fd >= 0)
                 close(fd);

@@ -68,8 +68,8 @@ static int64_t now_us(const struct berth_router *r)
 }
 
 int berth_router_new(const struct berth_config *cfg,
-                     const struct berth_clock *clock,
-                     struct berth_router **out, struct berth_err *err)
+                     const struct berth_clock *clock, struct berth_router **out,
+                     struct berth_err *err)
 {
     struct berth_router *r;
     (void)err;
@@ -88,8 +88,8 @@ int berth_router_new(const struct berth_config *cfg,
         b = &r->buckets[r->n_buckets++];
         b->executor = ec->name;
         b->rate = rate;
-        b->burst = berth_opts_num(&ec->opts, "launch_burst",
-                                  rate < 1 ? 1 : rate);
+        b->burst =
+            berth_opts_num(&ec->opts, "launch_burst", rate < 1 ? 1 : rate);
         if (b->burst < 1)
             b->burst = 1;
         b->tokens = b->burst;
@@ -144,8 +144,8 @@ int berth_router_sync(struct berth_router *r, struct berth_store *st,
         if (!h) {
             if (r->n_hosts == r->cap_hosts) {
                 r->cap_hosts = r->cap_hosts ? r->cap_hosts * 2 : 16;
-                r->hosts = berth_xrealloc(r->hosts,
-                                          r->cap_hosts * sizeof(*r->hosts));
+                r->hosts =
+                    berth_xrealloc(r->hosts, r->cap_hosts * sizeof(*r->hosts));
             }
             h = &r->hosts[r->n_hosts++];
             memset(h, 0, sizeof(*h));
@@ -346,9 +346,8 @@ void berth_router_launch_result(struct berth_router *r, const char *host,
         /* After the cool-down one launch is let through (half-open): a
          * success closes the breaker, a failure opens it again. */
         h->fails = limit - 1;
-        berth_log(BERTH_LOG_WARN, "circuit breaker open",
-                  BL_S("host", host), BL_I("cooldown_s",
-                                           r->cfg->breaker_cooldown));
+        berth_log(BERTH_LOG_WARN, "circuit breaker open", BL_S("host", host),
+                  BL_I("cooldown_s", r->cfg->breaker_cooldown));
     }
 }
 
@@ -380,8 +379,7 @@ static bool host_room(const struct rhost *h, const struct berth_job *j,
 {
     int64_t used = host_used_jobs(h), max = host_max_jobs(h);
     if (used >= max) {
-        snprintf(why, size, "host '%s' is full (%" PRId64 "/%" PRId64
-                            " jobs)",
+        snprintf(why, size, "host '%s' is full (%" PRId64 "/%" PRId64 " jobs)",
                  h->h.name, used, max);
         return false;
     }
@@ -394,8 +392,7 @@ static bool host_room(const struct rhost *h, const struct berth_job *j,
         return false;
     }
     if (h->h.cpu_cores > 0 &&
-        h->h.used_cpu_cores + h->d_cpu + j->cpu_cores >
-            h->h.cpu_cores + 1e-9) {
+        h->h.used_cpu_cores + h->d_cpu + j->cpu_cores > h->h.cpu_cores + 1e-9) {
         snprintf(why, size, "host '%s' has %.2f CPUs free, job needs %.2f",
                  h->h.name, h->h.cpu_cores - h->h.used_cpu_cores - h->d_cpu,
                  j->cpu_cores);
@@ -427,9 +424,9 @@ static bool host_better(const struct rhost *a, const struct rhost *b)
 }
 
 struct pick {
-    bool possible;   /* some host could ever take the job */
+    bool possible; /* some host could ever take the job */
     struct rhost *host;
-    char why[512];   /* why not, when no host */
+    char why[512]; /* why not, when no host */
 };
 
 static void why_add(char *why, size_t size, const char *part)
@@ -463,14 +460,12 @@ static void host_pick(struct berth_router *r, const char *executor,
         return;
     }
     if (!ec->enabled) {
-        snprintf(p->why, sizeof(p->why), "executor '%s' is disabled",
-                 executor);
+        snprintf(p->why, sizeof(p->why), "executor '%s' is disabled", executor);
         return;
     }
     for (size_t i = 0; i < r->n_hosts; i++) {
         struct rhost *h = &r->hosts[i];
-        if (strcmp(h->h.executor, executor) != 0 || h->gone ||
-            !h->h.enabled)
+        if (strcmp(h->h.executor, executor) != 0 || h->gone || !h->h.enabled)
             continue;
         n_enabled++;
         if (!host_fits_ever(h, job)) {
@@ -503,8 +498,8 @@ static void host_pick(struct berth_router *r, const char *executor,
             cand[nc++] = h;
     }
     if (n_enabled == 0) {
-        snprintf(p->why, sizeof(p->why),
-                 "executor '%s' has no enabled host", executor);
+        snprintf(p->why, sizeof(p->why), "executor '%s' has no enabled host",
+                 executor);
         return;
     }
     if (n_fit == 0)
@@ -728,20 +723,20 @@ int berth_router_route(struct berth_router *r, const struct berth_job *job,
                           BL_I("rule", (int64_t)rc->index),
                           BL_S("condition", rc->condition),
                           BL_S("error", rerr.msg));
-            trace_add(r, trace, BERTH_STEP_RULE, (int)rc->index,
-                      rc->condition, false, rerr.msg, rc->executor, NULL);
+            trace_add(r, trace, BERTH_STEP_RULE, (int)rc->index, rc->condition,
+                      false, rerr.msg, rc->executor, NULL);
             continue;
         }
         if (m == 0) {
-            trace_add(r, trace, BERTH_STEP_RULE, (int)rc->index,
-                      rc->condition, false, NULL, rc->executor, NULL);
+            trace_add(r, trace, BERTH_STEP_RULE, (int)rc->index, rc->condition,
+                      false, NULL, rc->executor, NULL);
             continue;
         }
         if (placed) {
             /* explain: show what this matching rule would have found */
             host_pick(r, rc->executor, job, exclude, now, &p);
-            trace_add(r, trace, BERTH_STEP_RULE, (int)rc->index,
-                      rc->condition, true, NULL, rc->executor, &p);
+            trace_add(r, trace, BERTH_STEP_RULE, (int)rc->index, rc->condition,
+                      true, NULL, rc->executor, &p);
             continue;
         }
         host_pick(r, rc->executor, job, exclude, now, &p);
@@ -769,8 +764,7 @@ int berth_router_route(struct berth_router *r, const struct berth_job *job,
         host_pick(r, def, job, exclude, now, &p);
         if (!placed)
             possible |= p.possible;
-        trace_add(r, trace, BERTH_STEP_DEFAULT, -1, NULL, true, NULL, def,
-                  &p);
+        trace_add(r, trace, BERTH_STEP_DEFAULT, -1, NULL, true, NULL, def, &p);
         if (!placed && p.host) {
             const struct berth_executor_conf *ec =
                 berth_config_executor(r->cfg, def);
@@ -789,7 +783,8 @@ int berth_router_route(struct berth_router *r, const struct berth_job *job,
         struct berth_buf avail = BERTH_BUF_INIT;
         list_available(r, &avail);
         out->outcome = possible ? BERTH_ROUTE_WAIT : BERTH_ROUTE_NEVER;
-        snprintf(out->reason, sizeof(out->reason), "%s: %s; available executors: %s",
+        snprintf(out->reason, sizeof(out->reason),
+                 "%s: %s; available executors: %s",
                  possible ? "no executor available now"
                           : "no executor can ever take this job",
                  berth_buf_cstr(&whynot), berth_buf_cstr(&avail));
@@ -802,10 +797,9 @@ int berth_router_route(struct berth_router *r, const struct berth_job *job,
     if (!trace) {
         if (placed)
             berth_log(BERTH_LOG_INFO, "job routed", BL_I("job", job->id),
-                      BL_S("executor", out->executor),
-                      BL_S("host", out->host), BL_I("rule", out->rule_index),
-                      BL_S("reason", out->reason),
-                      BL_I("us", out->elapsed_us));
+                      BL_S("executor", out->executor), BL_S("host", out->host),
+                      BL_I("rule", out->rule_index),
+                      BL_S("reason", out->reason), BL_I("us", out->elapsed_us));
         else
             berth_log(out->outcome == BERTH_ROUTE_NEVER ? BERTH_LOG_WARN
                                                         : BERTH_LOG_INFO,
@@ -875,8 +869,7 @@ int berth_router_instance_get(struct berth_router *r, const char *host,
 
     *out = NULL;
     if (!h)
-        return berth_err_set(err, BERTH_E_NOTFOUND, "unknown host '%s'",
-                             host);
+        return berth_err_set(err, BERTH_E_NOTFOUND, "unknown host '%s'", host);
     rc = instance_of(r, h, out, err);
     if (rc == 0)
         h->refs++;

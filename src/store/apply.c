@@ -348,6 +348,9 @@ static void apply_one(struct berth__apply *a, struct berth_job_update *u)
         set_str(row, &row->last_error, u->last_error, BERTH__COL_LAST_ERROR);
     if (u->set & BERTH_UPD_WAIT)
         set_str(row, &row->wait_reason, u->wait_reason, BERTH__COL_WAIT_REASON);
+    else if (change && u->to != BERTH_JOB_PENDING && row->wait_reason)
+        /* Placed (or finished): why it used to wait is history now. */
+        set_str(row, &row->wait_reason, NULL, BERTH__COL_WAIT_REASON);
     if (u->set & BERTH_UPD_READY_AT)
         set_i64(row, &row->ready_at, u->ready_at, BERTH__COL_READY_AT);
     if (u->set & BERTH_UPD_USAGE) {

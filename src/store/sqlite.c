@@ -96,7 +96,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_HOST_GET] = "SELECT " BERTH__HOST_COLS " FROM hosts WHERE name = ?1",
     [S_HOST_LIST] = "SELECT " BERTH__HOST_COLS " FROM hosts ORDER BY name",
     [S_HOST_ACTIVE] = "SELECT COUNT(*) FROM jobs WHERE host = ?1 "
-                      "AND status IN ('launching', 'running')",
+                      "AND (status = 'launching' OR status = 'running')",
     [S_HOST_DEL] = "DELETE FROM hosts WHERE name = ?1",
     [S_HOST_ENABLE] = "UPDATE hosts SET enabled = ?2 WHERE name = ?1",
     [S_JOB_INSERT] = "INSERT INTO jobs (" BERTH__JOB_SPEC_COLS
@@ -131,7 +131,8 @@ static const char *const stmt_sql[S__COUNT] = {
                         "AND lease_until < ?1",
     [S_CLAIM_ORPHANS] =
         "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN ("
-        "SELECT id FROM jobs WHERE status IN ('launching', 'running') "
+        "SELECT id FROM jobs INDEXED BY jobs_active "
+        "WHERE (status = 'launching' OR status = 'running') "
         "AND (owner IS NULL OR lease_until < ?3) ORDER BY id LIMIT ?4) "
         "RETURNING " BERTH__JOB_COLS,
     [S_RENEW] = "UPDATE jobs SET lease_until = ?2 WHERE owner = ?1",

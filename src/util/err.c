@@ -35,8 +35,7 @@ int berth_err_set(struct berth_err *err, int rc, const char *fmt, ...)
     return rc;
 }
 
-int berth_err_set_transient(struct berth_err *err, int rc, const char *fmt,
-                            ...)
+int berth_err_set_transient(struct berth_err *err, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

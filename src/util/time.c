@@ -46,8 +46,7 @@ char *berth_time_format(int64_t us, char *buf)
     return buf;
 }
 
-int berth_parse_duration(const char *s, int64_t *out_us,
-                         struct berth_err *err)
+int berth_parse_duration(const char *s, int64_t *out_us, struct berth_err *err)
 {
     const char *p = s;
     int64_t total = 0;
@@ -133,8 +132,8 @@ int berth_parse_time(const char *s, int64_t *out_us, struct berth_err *err)
         *out_us = v * BERTH_US_PER_SEC;
         return 0;
     }
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
-        *p++ != '-' || digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d))
         goto bad;
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
@@ -170,8 +169,7 @@ int berth_parse_time(const char *s, int64_t *out_us, struct berth_err *err)
     }
     if (*p)
         goto bad;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         goto bad;
     memset(&tm, 0, sizeof(tm));
     tm.tm_year = y - 1900;

@@ -410,6 +410,14 @@ static const struct field s_container[] = {
     {"workingDir", T_STR, NULL},   {"livenessProbe", T_ANY, NULL},
     {"startupProbe", T_ANY, NULL}, {"dependsOn", T_ARR_STR, NULL},
     {"baseImageUri", T_STR, NULL}, {NULL, T_ANY, NULL}};
+static const struct field s_netif[] = {{"network", T_STR, NULL},
+                                       {"subnetwork", T_STR, NULL},
+                                       {"tags", T_ARR_STR, NULL},
+                                       {NULL, T_ANY, NULL}};
+static const struct field s_vpc[] = {{"connector", T_STR, NULL},
+                                     {"egress", T_STR, NULL},
+                                     {"networkInterfaces", T_ARR_OBJ, s_netif},
+                                     {NULL, T_ANY, NULL}};
 static const struct field s_task_template[] = {
     {"containers", T_ARR_OBJ, s_container},
     {"volumes", T_ANY, NULL},
@@ -418,7 +426,7 @@ static const struct field s_task_template[] = {
     {"serviceAccount", T_STR, NULL},
     {"executionEnvironment", T_STR, NULL},
     {"encryptionKey", T_STR, NULL},
-    {"vpcAccess", T_ANY, NULL},
+    {"vpcAccess", T_OBJ, s_vpc},
     {"nodeSelector", T_ANY, NULL},
     {"gpuZonalRedundancyDisabled", T_BOOL, NULL},
     {NULL, T_ANY, NULL}};
@@ -803,6 +811,21 @@ static bool check_job_spec(json_t *job, struct fresp *r)
     if (!check_timeout(json_object_get(tt, "timeout"),
                        "job.template.template.timeout", r))
         return false;
+    if (json_object_get(tt, "vpcAccess")) {
+        json_t *v = json_object_get(tt, "vpcAccess");
+        const char *eg = jstr(v, "egress");
+        if (eg && strcmp(eg, "ALL_TRAFFIC") &&
+            strcmp(eg, "PRIVATE_RANGES_ONLY")) {
+            violation(r, 400, "vpcAccess.egress: invalid value '%s'", eg);
+            return false;
+        }
+        if (jstr(v, "connector") && json_object_get(v, "networkInterfaces")) {
+            violation(r, 400,
+                      "vpcAccess: connector and networkInterfaces "
+                      "are exclusive");
+            return false;
+        }
+    }
     if (jstr(tt, "serviceAccount") &&
         !strchr(jstr(tt, "serviceAccount"), '@')) {
         violation(r, 400, "job.template.template.serviceAccount: not an email");

@@ -2,9 +2,9 @@
  * fake_ecs.c - a strict local stand-in for the AWS APIs the fargate backend
  * uses, for tests: the ECS JSON 1.1 API (RunTask, DescribeTasks, StopTask,
  * ListTasks, RegisterTaskDefinition, DescribeTaskDefinition,
- * DescribeClusters), CloudWatch Logs GetLogEvents, the EC2 instance
- * metadata service (IMDSv2 only) and the ECS container credentials
- * endpoint.
+ * DeregisterTaskDefinition, DescribeClusters), CloudWatch Logs GetLogEvents,
+ * the EC2 instance metadata service (IMDSv2 only) and the ECS container
+ * credentials endpoint.
  *
  * Every API request is checked as AWS documents it: POST to "/", Content-Type
  * application/x-amz-json-1.1, X-Amz-Target naming a known operation, a SigV4
@@ -85,6 +85,7 @@ struct taskdef {
     char *arn;
     json_t *def; /* the taskDefinition object as DescribeTaskDefinition
                     answers it */
+    bool active; /* false once deregistered */
 };
 
 struct task {
@@ -397,7 +398,7 @@ static struct taskdef *td_find(const char *ref)
         if (strcmp(t->family, family) != 0)
             continue;
         if (rev >= 0 ? t->revision == rev
-                     : (!best || t->revision > best->revision))
+                     : (t->active && (!best || t->revision > best->revision)))
             best = t;
     }
     return best;
@@ -696,6 +697,7 @@ static void op_register(struct reply *r, json_t *in)
     json_object_set_new(def, "status", json_string("ACTIVE"));
     json_object_set_new(def, "registeredAt", epoch(now_us()));
     td->def = def;
+    td->active = true;
     g.register_calls++;
     reply_json(r, 200,
                json_pack("{s:O, s:O}", "taskDefinition", def, "tags",
@@ -718,6 +720,26 @@ static void op_describe_td(struct reply *r, json_t *in)
                     "Unable to describe task definition.");
         return;
     }
+    reply_json(r, 200, json_pack("{s:O}", "taskDefinition", td->def));
+}
+
+static void op_deregister_td(struct reply *r, json_t *in)
+{
+    static const struct field shape[] = {{"taskDefinition", F_STR, true},
+                                         {NULL, 0, false}};
+    struct taskdef *td;
+    if (!check_shape(r, in, "DeregisterTaskDefinitionRequest", shape))
+        return;
+    td = strchr(jstr(in, "taskDefinition"), ':')
+             ? td_find(jstr(in, "taskDefinition"))
+             : NULL; /* a revision is required */
+    if (!td) {
+        reply_error(r, 400, "ClientException",
+                    "The specified task definition does not exist.");
+        return;
+    }
+    td->active = false;
+    json_object_set_new(td->def, "status", json_string("INACTIVE"));
     reply_json(r, 200, json_pack("{s:O}", "taskDefinition", td->def));
 }
 
@@ -909,6 +931,10 @@ static void op_run_task(struct reply *r, json_t *in, struct reqrec *rec)
     td = td_find(jstr(in, "taskDefinition"));
     if (!td) {
         reply_error(r, 400, "ClientException", "TaskDefinition not found.");
+        return;
+    }
+    if (!td->active) {
+        reply_error(r, 400, "ClientException", "TaskDefinition is inactive");
         return;
     }
     net = json_object_get(in, "networkConfiguration");
@@ -1343,6 +1369,7 @@ static const struct op ops[] = {
     {ECS_PREFIX "RegisterTaskDefinition", "ecs", 5},
     {ECS_PREFIX "DescribeTaskDefinition", "ecs", 6},
     {ECS_PREFIX "DescribeClusters", "ecs", 7},
+    {ECS_PREFIX "DeregisterTaskDefinition", "ecs", 9},
     {LOGS_PREFIX "GetLogEvents", "logs", 8},
     {NULL, NULL, 0},
 };
@@ -1514,6 +1541,9 @@ static void api(struct MHD_Connection *c, const char *method, const char *url,
         break;
     case 8:
         op_get_log_events(r, in);
+        break;
+    case 9:
+        op_deregister_td(r, in);
         break;
     }
 out:

@@ -16,6 +16,7 @@
 #include "bt_fake_server.h"
 
 #include "berth/exec.h"
+#include "exec/http.h"
 
 #define KEY_ID  "AKIDBERTHTEST"
 #define SECRET  "berth/test+secret=KEY"
@@ -28,7 +29,8 @@ struct fx {
     struct berth_host host;
 };
 
-static inline void env_creds(const char *id, const char *secret, const char *token)
+static inline void env_creds(const char *id, const char *secret,
+                             const char *token)
 {
     /* Only the environment: no shared file, no metadata service. */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/berth-test", 1);
@@ -112,9 +114,9 @@ static inline struct berth_exec *fx_exec(struct fx *f)
 
 /* env: "K=V" strings, NULL-terminated (may be NULL). */
 static inline int launch_job(struct berth_exec *ex, int64_t job, int attempt,
-                      const char *image, const char *const *env,
-                      int64_t memory_mb, double cpu,
-                      struct berth_execution *out, struct berth_err *err)
+                             const char *image, const char *const *env,
+                             int64_t memory_mb, double cpu,
+                             struct berth_execution *out, struct berth_err *err)
 {
     char name[64];
     struct berth_strv cmd = BERTH_STRV_INIT;
@@ -166,8 +168,8 @@ static inline void sleep_ms(long ms)
  * nothing is asserted about how long it took.
  */
 static inline void wait_state(struct berth_exec *ex, const char *id,
-                       enum berth_exec_state want, struct berth_exec_status *st,
-                       bool seen[4])
+                              enum berth_exec_state want,
+                              struct berth_exec_status *st, bool seen[4])
 {
     for (int i = 0; i < 1200; i++) {
         struct berth_err err;
@@ -189,7 +191,8 @@ static inline void wait_state(struct berth_exec *ex, const char *id,
 
 /* How many recorded API requests have this operation (and, when not
  * NULL, this error type). */
-static inline int count_requests(struct fx *f, const char *op, const char *error)
+static inline int count_requests(struct fx *f, const char *op,
+                                 const char *error)
 {
     json_t *reqs = bt_fake_server_get(&f->srv, "/_fake/requests"), *r;
     size_t i;
@@ -209,6 +212,45 @@ static inline int count_requests(struct fx *f, const char *op, const char *error
 static inline void inject(struct fx *f, const char *json)
 {
     assert_int_equal(bt_fake_server_post(&f->srv, "/_fake/inject", json), 200);
+}
+
+/* One signed ECS call made by hand (what an operator's script would do);
+ * returns the HTTP status, the answer in *out. */
+static inline long ecs_call(struct fx *f, const char *op, const char *body,
+                            struct berth_buf *out)
+{
+    struct berth_http *h;
+    struct berth_http_req req = {0};
+    struct berth_http_resp resp;
+    struct berth_err err;
+    char *url = berth_xasprintf("%s/", f->srv.base_url);
+    char *target = berth_xasprintf(
+        "X-Amz-Target: AmazonEC2ContainerServiceV20141113.%s", op);
+    const char *headers[] = {"Content-Type: application/x-amz-json-1.1", target,
+                             NULL};
+    long status;
+
+    berth_err_init(&err);
+    assert_int_equal(berth_http_new(&h, &err), 0);
+    berth_http_resp_init(&resp);
+    req.method = "POST";
+    req.url = url;
+    req.headers = headers;
+    req.body = body;
+    req.body_len = strlen(body);
+    req.aws_sigv4 = "aws:amz:" REGION ":ecs";
+    req.userpwd = KEY_ID ":" SECRET;
+    req.timeout_ms = 10000;
+    assert_int_equal(berth_http_do(h, &req, &resp, &err), 0);
+    status = resp.status;
+    if (out)
+        berth_buf_append(out, resp.body.data ? resp.body.data : "",
+                         resp.body.len);
+    berth_http_resp_release(&resp);
+    berth_http_free(h);
+    free(url);
+    free(target);
+    return status;
 }
 
 #define assert_contains(hay, needle)                                           \

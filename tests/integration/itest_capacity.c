@@ -21,7 +21,7 @@
 
 #include "berth/store.h"
 
-#define NJOBS 300
+#define NJOBS    300
 #define NWORKERS 4
 
 struct fx {
@@ -91,17 +91,35 @@ static void run_capacity(const char *url)
     write_config(&f);
     snprintf(count, sizeof(count), "%d", NJOBS);
     {
-        char *argv[] = {(char *)bt_berth_bin(), "--config", f.config,
-                        "--store", (char *)f.url, "submit", "--image", "x",
-                        "--count", count, NULL};
+        char *argv[] = {(char *)bt_berth_bin(),
+                        "--config",
+                        f.config,
+                        "--store",
+                        (char *)f.url,
+                        "submit",
+                        "--image",
+                        "x",
+                        "--count",
+                        count,
+                        NULL};
         assert_int_equal(bt_run(argv, NULL, NULL, NULL), 0);
     }
     for (int i = 0; i < NWORKERS; i++) {
         char id[32];
         snprintf(id, sizeof(id), "w%d", i);
-        char *argv[] = {(char *)bt_berth_bin(), "--config", f.config,
-                        "--store", (char *)f.url, "worker", "--concurrency",
-                        "4", "--poll-interval", "50ms", "--id", id, NULL};
+        char *argv[] = {(char *)bt_berth_bin(),
+                        "--config",
+                        f.config,
+                        "--store",
+                        (char *)f.url,
+                        "worker",
+                        "--concurrency",
+                        "4",
+                        "--poll-interval",
+                        "50ms",
+                        "--id",
+                        id,
+                        NULL};
         pids[i] = spawn(argv);
     }
 
@@ -182,8 +200,7 @@ static void run_capacity(const char *url)
         char host[64];
         memset(seen, 0, sizeof(seen));
         assert_non_null(fp);
-        while (fscanf(fp, "%lld %d %63s %lld", &job, &attempt, host, &t) ==
-               4) {
+        while (fscanf(fp, "%lld %d %63s %lld", &job, &attempt, host, &t) == 4) {
             assert_in_range(job, 1, NJOBS);
             seen[job]++;
             lines++;
@@ -214,11 +231,16 @@ static void test_capacity__postgresql_workers_never_overfill(void **state)
 {
     const char *pg = getenv("BERTH_TEST_PG");
     (void)state;
+    char *name, *url;
     if (!pg || !*pg) {
         printf("SKIPPED: PostgreSQL (BERTH_TEST_PG not set)\n");
         skip();
     }
-    run_capacity(pg);
+    url = bt_pg_fresh(pg, &name);
+    run_capacity(url);
+    bt_pg_drop(pg, name);
+    free(url);
+    free(name);
 }
 
 int main(void)

@@ -657,6 +657,73 @@ static void test_cloudrun__concurrent_launches_share_setup_calls(void **state)
     assert_int_equal(crf_count(&x->fake, "GET", "/executions", 200), 1);
 }
 
+static void test_cloudrun__vpc_and_service_account_reach_the_job(void **state)
+{
+    struct fx *x = *state;
+    struct berth_exec *ex;
+    struct job j;
+    struct berth_execution out;
+    struct berth_exec_status st;
+
+    berth_opts_set_str(&x->opts, "service_account",
+                       "runner@" CRF_PROJECT ".iam.gserviceaccount.com");
+    berth_opts_set_str(&x->opts, "vpc_network", "default");
+    berth_opts_set_str(&x->opts, "vpc_subnetwork", "jobs");
+    berth_opts_set_str(&x->opts, "vpc_egress", "private-ranges-only");
+    ex = crf_exec(&x->opts, NULL);
+    job_init(&j, 170, NULL);
+    launch_ok(ex, &j, &out);
+    crf_wait_done(ex, out.id, &st);
+    assert_int_equal(st.exit_code, 0);
+    berth_exec_destroy(ex);
+    job_release(&j);
+}
+
+static void test_cloudrun__runs_leave_at_the_launch_rate(void **state)
+{
+    struct fx *x = *state;
+    struct berth_exec *ex;
+    struct par a[8];
+    pthread_t t[8];
+    json_t *v, *r;
+    size_t i;
+    int64_t times[8];
+    int n = 0;
+
+    /* Eight launches at once through an executor limited to 20/s with a
+     * burst of 2: jobs.run reaches the API no faster than that, whoever
+     * calls (the worker's own bucket aside). */
+    berth_opts_set_num(&x->opts, "launch_rate", 20);
+    berth_opts_set_int(&x->opts, "launch_burst", 2);
+    ex = crf_exec(&x->opts, NULL);
+    for (int k = 0; k < 8; k++) {
+        a[k].ex = ex;
+        job_init(&a[k].j, 400 + k, NULL);
+        assert_int_equal(pthread_create(&t[k], NULL, par_launch, &a[k]), 0);
+    }
+    for (int k = 0; k < 8; k++) {
+        pthread_join(t[k], NULL);
+        assert_int_equal(a[k].rc, 0);
+        job_release(&a[k].j);
+    }
+    v = crf_get(&x->fake, "/_fake/requests");
+    json_array_foreach(json_object_get(v, "requests"), i, r)
+    {
+        const char *path = json_string_value(json_object_get(r, "path"));
+        if (strstr(path, ":run"))
+            times[n++] = json_integer_value(json_object_get(r, "t_us"));
+    }
+    json_decref(v);
+    assert_int_equal(n, 8);
+    /* sorted by arrival already; any window [i, k]: k-i+1 <= 2 + 20 dt */
+    for (int p = 0; p < n; p++)
+        for (int k = p; k < n; k++)
+            assert_true((double)(k - p + 1) <=
+                        2.0 + 20.0 * (double)(times[k] - times[p]) / 1e6 + 0.5);
+    assert_true(times[7] - times[0] >= 250000); /* (8 - 2) / 20 s, 50 ms off */
+    berth_exec_destroy(ex);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +771,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_cloudrun__concurrent_launches_share_setup_calls, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cloudrun__vpc_and_service_account_reach_the_job, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_cloudrun__runs_leave_at_the_launch_rate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,7 +241,7 @@ static void test_auth__token_is_refreshed_shortly_before_expiry(void **state)
 {
     struct fx *x = *state;
     struct fake_clock fc = {berth_now_us()};
-    struct berth_clock clock = {fake_now, &fc};
+    struct berth_clock clock = {fake_now, &fc, NULL};
     struct berth_exec *ex;
 
     /* The fake's tokens live 3599 s; berth renews 5 minutes early. */

@@ -674,6 +674,55 @@ static void test_status__batch_mixes_known_and_gone(void **state)
     cleanup(e.id);
 }
 
+static void test_status__batch_of_running_created_and_exited(void **state)
+{
+    struct spec run_s = {.script = "sleep 300"}, end_s = {.script = "exit 9"};
+    struct berth_execution r1, r2, done;
+    struct berth_exec_status q[4], st;
+    struct berth_buf body = BERTH_BUF_INIT;
+    struct berth_err err;
+    char *path, created[128];
+    json_t *j;
+    (void)state;
+
+    assert_int_equal(launch(ex, &run_s, next_job++, 1, &r1, &err), 0);
+    assert_int_equal(launch(ex, &run_s, next_job++, 1, &r2, &err), 0);
+    run(&end_s, &done, &st, NULL);
+    path = berth_xasprintf("/containers/create?name=%s-created-%ld", ns,
+                           (long)next_job++);
+    assert_int_equal(dt_raw(url, "POST", path,
+                            "{\"Image\":\"" DT_IMAGE "\",\"Cmd\":[\"true\"],"
+                            "\"HostConfig\":{\"NetworkMode\":\"none\"}}",
+                            &body),
+                     201);
+    j = json_loads(berth_buf_cstr(&body), 0, NULL);
+    snprintf(created, sizeof(created), "%s",
+             json_string_value(json_object_get(j, "Id")));
+    json_decref(j);
+
+    memset(q, 0, sizeof(q));
+    q[0].execution_id = r1.id;
+    q[1].execution_id = done.id;
+    q[2].execution_id = created;
+    q[3].execution_id = r2.id;
+    berth_err_init(&err);
+    assert_int_equal(berth_exec_status(ex, q, 4, &err), 0);
+    assert_int_equal(q[0].state, BERTH_EXEC_RUNNING);
+    assert_int_equal(q[1].state, BERTH_EXEC_EXITED);
+    assert_int_equal(q[1].exit_code, 9);
+    assert_true(q[1].finished_at > 0);
+    assert_int_equal(q[2].state, BERTH_EXEC_PENDING);
+    assert_int_equal(q[3].state, BERTH_EXEC_RUNNING);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(q[i].rc, 0);
+    assert_int_equal(berth_exec_remove(ex, r1.id, &err), 0);
+    assert_int_equal(berth_exec_remove(ex, r2.id, &err), 0);
+    assert_int_equal(berth_exec_remove(ex, done.id, &err), 0);
+    assert_int_equal(berth_exec_remove(ex, created, &err), 0);
+    berth_buf_release(&body);
+    free(path);
+}
+
 static void test_keep_containers__cleanup_keeps_remove_removes(void **state)
 {
     struct berth_opts o = BERTH_OPTS_INIT;
@@ -785,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_wait__times_out_on_a_running_job),
         cmocka_unit_test(test_logs_follow__streams_until_the_job_ends),
         cmocka_unit_test(test_status__batch_mixes_known_and_gone),
+        cmocka_unit_test(test_status__batch_of_running_created_and_exited),
         cmocka_unit_test(test_keep_containers__cleanup_keeps_remove_removes),
         cmocka_unit_test(test_list__sees_only_this_namespace),
         cmocka_unit_test(test_api_version__pinned_too_new_is_a_clear_error),

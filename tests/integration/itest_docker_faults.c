@@ -522,6 +522,30 @@ static void test_status__garbage_inspect_is_a_per_query_error(void **state)
     berth_exec_destroy(ex);
 }
 
+static void test_status__garbage_list_falls_back_to_inspects(void **state)
+{
+    struct berth_exec *ex = make(true);
+    struct berth_exec_status q[2];
+    struct berth_err err;
+    (void)state;
+
+    fake_rule("GET", "/v1.41/containers/json", REPLY, "200 OK", "[{]");
+    fake_rule("GET", "/v1.41/containers/cafe0001/json", REPLY, "200 OK",
+              inspect_ok);
+    memset(q, 0, sizeof(q));
+    q[0].execution_id = "cafe0001";
+    q[1].execution_id = "cafe0002"; /* no rule: 404, gone */
+    berth_err_init(&err);
+    assert_int_equal(berth_exec_status(ex, q, 2, &err), 0);
+    assert_int_equal(q[0].rc, 0);
+    assert_int_equal(q[0].state, BERTH_EXEC_EXITED);
+    assert_int_equal(q[1].rc, 0);
+    assert_int_equal(q[1].state, BERTH_EXEC_LOST);
+    assert_true(fake_saw("GET /v1.41/containers/json?all=1&filters="));
+    assert_true(fake_saw("GET /v1.41/containers/cafe0001/json\n"));
+    berth_exec_destroy(ex);
+}
+
 static void test_status__engine_down_fails_the_call(void **state)
 {
     struct berth_exec *ex = make(true);
@@ -644,6 +668,7 @@ int main(void)
         T(test_negotiate__older_engine_gets_its_version),
         T(test_negotiate__garbage_version_is_a_clear_error),
         T(test_status__garbage_inspect_is_a_per_query_error),
+        T(test_status__garbage_list_falls_back_to_inspects),
         T(test_status__engine_down_fails_the_call),
         T(test_logs__bad_frames_are_a_parse_error),
         T(test_logs__error_answer_is_not_fed_to_the_demuxer),

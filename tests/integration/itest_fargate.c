@@ -168,6 +168,28 @@ static void test_fargate__task_runs_to_completion_with_logs(void **state)
         json_decref(stats);
     }
     assert_int_equal(berth_exec_health(ex, &err), 0);
+
+    /* Someone deregisters the revision berth uses: the next launch finds
+     * RunTask refusing it, registers the family again and runs. */
+    {
+        json_t *defs = bt_fake_server_get(&f->srv, "/_fake/taskdefs");
+        char *body =
+            berth_xasprintf("{\"taskDefinition\": \"%s\"}",
+                            json_string_value(json_object_get(
+                                json_array_get(defs, 0), "taskDefinitionArn")));
+        assert_int_equal(ecs_call(f, "DeregisterTaskDefinition", body, NULL),
+                         200);
+        free(body);
+        json_decref(defs);
+    }
+    assert_int_equal(launch_job(ex, 10, 1, "local/busybox:latest", NULL, 512,
+                                0.25, &out, &err),
+                     0);
+    task = task_by_arn(f, out.id);
+    assert_contains(
+        json_string_value(json_object_get(task, "taskDefinitionArn")), ":2");
+    json_decref(task);
+    assert_int_equal(count_requests(f, "RunTask", "ClientException"), 1);
     berth_exec_destroy(ex);
 }
 
@@ -370,6 +392,15 @@ static void test_fargate__status_batches_describe_tasks_by_100(void **state)
     assert_int_equal(total, REAL + GHOSTS); /* duplicates asked once */
     json_decref(stats);
 
+    /* `berth cleanup` lists them all: ListTasks pages of 100. */
+    {
+        struct berth_exec_object *objs = NULL;
+        size_t nobj = 0;
+        assert_int_equal(berth_exec_list(ex, &objs, &nobj, &err), 0);
+        assert_int_equal(nobj, REAL);
+        free(objs);
+    }
+
     /* The capability that tells the worker to batch. */
     assert_true(ex->ops->caps & BERTH_EXEC_CAP_BATCH_STATUS);
     free(q);
@@ -489,6 +520,78 @@ static void test_fargate__health_and_configuration_errors(void **state)
     assert_contains(err.msg, "subnets");
 }
 
+static void test_fargate__cleanup_lists_and_stops_berths_tasks(void **state)
+{
+    struct fx *f = *state;
+    struct berth_exec *ex = fx_exec(f);
+    const char *longer[] = {"FAKE_DURATION_MS=600000", NULL};
+    struct berth_execution a, b;
+    struct berth_exec_status st;
+    struct berth_exec_object *objs = NULL;
+    struct berth_buf out = BERTH_BUF_INIT;
+    struct berth_err err;
+    size_t n = 0;
+    bool seen_a = false, seen_b = false;
+    char *body;
+
+    assert_true(ex->ops->caps & BERTH_EXEC_CAP_LIST);
+    assert_int_equal(
+        launch_job(ex, 80, 1, "local/busybox:latest", longer, 0, 0, &a, &err),
+        0);
+    assert_int_equal(
+        launch_job(ex, 81, 2, "local/busybox:latest", NULL, 0, 0, &b, &err), 0);
+    wait_state(ex, b.id, BERTH_EXEC_EXITED, &st, NULL);
+    wait_state(ex, a.id, BERTH_EXEC_RUNNING, &st, NULL);
+    /* A task somebody else started in the same cluster. */
+    {
+        json_t *defs = bt_fake_server_get(&f->srv, "/_fake/taskdefs");
+        body = berth_xasprintf(
+            "{\"cluster\": \"" CLUSTER "\", \"taskDefinition\": \"%s\", "
+            "\"launchType\": \"FARGATE\", \"startedBy\": \"nightly-etl\", "
+            "\"networkConfiguration\": {\"awsvpcConfiguration\": "
+            "{\"subnets\": [\"subnet-9\"]}}}",
+            json_string_value(
+                json_object_get(json_array_get(defs, 0), "taskDefinitionArn")));
+        json_decref(defs);
+    }
+    assert_int_equal(ecs_call(f, "RunTask", body, &out), 200);
+    free(body);
+    berth_buf_release(&out);
+
+    assert_int_equal(berth_exec_list(ex, &objs, &n, &err), 0);
+    assert_int_equal(n, 2); /* not the other one */
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(objs[i].id, a.id) == 0) {
+            seen_a = true;
+            assert_int_equal(objs[i].job_id, 80);
+            assert_int_equal(objs[i].attempt, 1);
+            assert_int_equal(objs[i].state, BERTH_EXEC_RUNNING);
+            assert_string_equal(objs[i].name, "berth-80-1");
+        } else if (strcmp(objs[i].id, b.id) == 0) {
+            seen_b = true;
+            assert_int_equal(objs[i].job_id, 81);
+            assert_int_equal(objs[i].attempt, 2);
+            assert_int_equal(objs[i].state, BERTH_EXEC_EXITED);
+        }
+        assert_true(objs[i].created_at > 0);
+    }
+    assert_true(seen_a && seen_b);
+    free(objs);
+
+    /* Removing stops what still runs; what is gone is gone already. */
+    assert_int_equal(berth_exec_remove(ex, a.id, &err), 0);
+    wait_state(ex, a.id, BERTH_EXEC_EXITED, &st, NULL);
+    assert_true(st.cancelled);
+    assert_int_equal(berth_exec_remove(ex, b.id, &err), 0);
+    assert_int_equal(berth_exec_remove(ex,
+                                       "arn:aws:ecs:" REGION
+                                       ":123456789012:task/" CLUSTER
+                                       "/ffffffffffffffffffffffffffffffff",
+                                       &err),
+                     0);
+    berth_exec_destroy(ex);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +613,9 @@ int main(void)
             test_fargate__configured_task_definition_is_used, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_fargate__health_and_configuration_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fargate__cleanup_lists_and_stops_berths_tasks, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

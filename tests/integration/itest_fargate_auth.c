@@ -8,8 +8,6 @@
  */
 #include "fargate_itest.h"
 
-#include "exec/http.h"
-
 static const char *const session_args[] = {
     "--session-token", "FwoGZXIvYXdzEB0aDEXAMPLE/TOKEN+=", NULL};
 static const char *const imds_args[] = {"--imds-role", "berth-worker-role",

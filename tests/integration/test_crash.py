@@ -140,8 +140,8 @@ hosts:
     # What the backend says was launched: one run file per launch.
     runs = {}
     for name in os.listdir(os.path.join(d, "rec", "runs")):
-        if name.endswith(".cancelled"):
-            continue
+        if name.endswith(".cancelled") or name.startswith("."):
+            continue  # cancel marks, and temporaries of killed workers
         # mock-<host>-<job>-<attempt>
         parts = name.split("-")
         key = (int(parts[-2]), int(parts[-1]))

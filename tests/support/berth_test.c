@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "berth_test.h"
 
 char *bt_tmpdir(const char *tag)
@@ -115,8 +117,8 @@ int bt_run(char *const argv[], const char *stdin_text, struct berth_buf *out,
                 if (!fds[k].revents)
                     continue;
                 if (fds[k].fd == pin[1]) {
-                    ssize_t w = write(pin[1], stdin_text + in_off,
-                                      in_len - in_off);
+                    ssize_t w =
+                        write(pin[1], stdin_text + in_off, in_len - in_off);
                     if (w > 0)
                         in_off += (size_t)w;
                     if (w <= 0 || in_off == in_len) {
@@ -148,4 +150,47 @@ int bt_run(char *const argv[], const char *stdin_text, struct berth_buf *out,
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+static void pg_exec(const char *admin_url, const char *sql)
+{
+    PGconn *c = PQconnectdb(admin_url);
+    PGresult *r;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "cannot connect to %s: %s\n", admin_url,
+                PQerrorMessage(c));
+        abort();
+    }
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
+        abort();
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+char *bt_pg_fresh(const char *admin_url, char **name)
+{
+    const char *slash = strrchr(admin_url, '/');
+    char *sql;
+    static unsigned seq;
+
+    *name = berth_xasprintf("berth_t_%d_%u_%ld", (int)getpid(), seq++,
+                            (long)(berth_now_us() % 1000000));
+    sql = berth_xasprintf("CREATE DATABASE %s", *name);
+    pg_exec(admin_url, sql);
+    free(sql);
+    if (!slash || strncmp(admin_url, "postgres", 8) != 0)
+        abort();
+    return berth_xasprintf("%.*s/%s", (int)(slash - admin_url), admin_url,
+                           *name);
+}
+
+void bt_pg_drop(const char *admin_url, const char *name)
+{
+    char *sql =
+        berth_xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    pg_exec(admin_url, sql);
+    free(sql);
 }

@@ -35,4 +35,12 @@ int bt_run(char *const argv[], const char *stdin_text, struct berth_buf *out,
 /* Write text to path (truncating); aborts on failure. */
 void bt_write_file(const char *path, const char *text);
 
+/*
+ * A fresh PostgreSQL database on the server of admin_url ($BERTH_TEST_PG):
+ * returns its URL (caller frees) and its name in *name (caller frees).
+ * Aborts when the server cannot be reached. Drop it with bt_pg_drop().
+ */
+char *bt_pg_fresh(const char *admin_url, char **name);
+void bt_pg_drop(const char *admin_url, const char *name);
+
 #endif

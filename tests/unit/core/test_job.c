@@ -50,10 +50,10 @@ static void test_job__retry_edge_only_from_failed_timed_out_cancelled(void **s)
     for (int from = 0; from < 7; from++) {
         for (int to = 0; to < 7; to++) {
             bool want = to == P && (from == F || from == T || from == X);
-            assert_int_equal(
-                berth_job_transition_ok((enum berth_job_state)from,
-                                        (enum berth_job_state)to, true),
-                want);
+            assert_int_equal(berth_job_transition_ok((enum berth_job_state)from,
+                                                     (enum berth_job_state)to,
+                                                     true),
+                             want);
         }
     }
 }
@@ -70,16 +70,15 @@ static void test_job__terminal_states_and_names(void **s)
     assert_true(berth_job_state_terminal(T));
     assert_true(berth_job_state_terminal(X));
     for (int i = 0; i < 7; i++) {
-        assert_int_equal(
-            berth_job_state_parse(berth_job_state_str((enum berth_job_state)i),
-                                  &st),
-            0);
+        assert_int_equal(berth_job_state_parse(
+                             berth_job_state_str((enum berth_job_state)i), &st),
+                         0);
         assert_int_equal(st, i);
     }
     assert_string_equal(berth_job_state_str(T), "timed_out");
     assert_int_equal(berth_job_state_parse("done", &st), BERTH_E_INVALID);
     assert_false(berth_job_transition_ok((enum berth_job_state)7, P, false));
-    assert_false(berth_job_transition_ok(P, (enum berth_job_state)-1, false));
+    assert_false(berth_job_transition_ok(P, (enum berth_job_state) - 1, false));
 }
 
 static void test_job__copy_is_deep(void **s)

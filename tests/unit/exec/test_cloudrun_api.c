@@ -69,6 +69,12 @@ test_cloudrun_api__resources_beyond_limits_are_permanent(void **state)
 
 /* ---- job spec ---------------------------------------------------------- */
 
+static const struct berth_cr_jobconf no_conf = {NULL, NULL, NULL, NULL, NULL};
+static const struct berth_cr_jobconf sa_conf = {"sa@p.iam.gserviceaccount.com",
+                                                NULL, NULL, NULL, NULL};
+static const struct berth_cr_jobconf x_conf = {"x@p.iam", NULL, NULL, NULL,
+                                               NULL};
+
 struct launch {
     struct berth_strv cmd;
     struct berth_map env;
@@ -112,10 +118,9 @@ test_cloudrun_api__job_spec_holds_what_overrides_cannot(void **state)
     (void)state;
 
     launch_init(&l);
-    assert_int_equal(berth__cloudrun_job_spec(&l.req,
-                                              "sa@p.iam.gserviceaccount.com",
-                                              id, sizeof(id), &job, NULL),
-                     0);
+    assert_int_equal(
+        berth__cloudrun_job_spec(&l.req, &sa_conf, id, sizeof(id), &job, NULL),
+        0);
     /* slug of the template name + 10 hex digits */
     assert_memory_equal(id, "berth-batch-report-v2-", 22);
     assert_int_equal(strlen(id), 22 + 10);
@@ -163,26 +168,25 @@ static void test_cloudrun_api__job_id_changes_with_the_spec_only(void **state)
 
     launch_init(&l);
     assert_int_equal(
-        berth__cloudrun_job_spec(&l.req, NULL, a, sizeof(a), &ja, NULL), 0);
+        berth__cloudrun_job_spec(&l.req, &no_conf, a, sizeof(a), &ja, NULL), 0);
     /* per-run things do not change the job */
     l.req.job_id = 7;
     l.req.timeout_seconds = 5;
     berth_map_set(&l.env, "X", "y");
     assert_int_equal(
-        berth__cloudrun_job_spec(&l.req, NULL, b, sizeof(b), &jb, NULL), 0);
+        berth__cloudrun_job_spec(&l.req, &no_conf, b, sizeof(b), &jb, NULL), 0);
     assert_string_equal(a, b);
     json_decref(jb);
     /* the image does */
     l.req.image = "europe-docker.pkg.dev/p/jobs/report:1.5";
     assert_int_equal(
-        berth__cloudrun_job_spec(&l.req, NULL, b, sizeof(b), &jb, NULL), 0);
+        berth__cloudrun_job_spec(&l.req, &no_conf, b, sizeof(b), &jb, NULL), 0);
     assert_string_not_equal(a, b);
     json_decref(jb);
     /* and so does the service account */
     l.req.image = "europe-docker.pkg.dev/p/jobs/report:1.4";
     assert_int_equal(
-        berth__cloudrun_job_spec(&l.req, "x@p.iam", b, sizeof(b), &jb, NULL),
-        0);
+        berth__cloudrun_job_spec(&l.req, &x_conf, b, sizeof(b), &jb, NULL), 0);
     assert_string_not_equal(a, b);
     json_decref(jb);
     json_decref(ja);
@@ -200,14 +204,16 @@ static void test_cloudrun_api__job_id_without_template_uses_image(void **state)
     l.req.template_name = NULL;
     l.req.image = "registry.example.com:5000/team/Data_Loader@sha256:abc";
     assert_int_equal(
-        berth__cloudrun_job_spec(&l.req, NULL, id, sizeof(id), &job, NULL), 0);
+        berth__cloudrun_job_spec(&l.req, &no_conf, id, sizeof(id), &job, NULL),
+        0);
     assert_memory_equal(id, "berth-data-loader-", 18);
     json_decref(job);
     /* a long name is cut: the id stays within Cloud Run's limits */
     l.req.template_name =
         "a-very-long-template-name-that-goes-on-and-on-and-on";
     assert_int_equal(
-        berth__cloudrun_job_spec(&l.req, NULL, id, sizeof(id), &job, NULL), 0);
+        berth__cloudrun_job_spec(&l.req, &no_conf, id, sizeof(id), &job, NULL),
+        0);
     assert_true(strlen(id) <= 49);
     assert_true(id[strlen(id) - 11] == '-');
     json_decref(job);
@@ -580,6 +586,61 @@ static void test_cloudrun_api__entries_split_into_streams(void **state)
     json_decref(j);
 }
 
+static void test_cloudrun_api__vpc_settings_go_into_the_job(void **state)
+{
+    struct launch l;
+    char id[BERTH_CR_JOB_ID_MAX], plain[BERTH_CR_JOB_ID_MAX];
+    json_t *job, *v;
+    const struct berth_cr_jobconf direct = {NULL, NULL, "default",
+                                            "jobs-subnet", "all-traffic"};
+    const struct berth_cr_jobconf conn = {
+        NULL, "projects/p/locations/l/connectors/c1", NULL, NULL,
+        "private-ranges-only"};
+    const struct berth_cr_jobconf both = {NULL, "c1", "default", NULL, NULL};
+    const struct berth_cr_jobconf bad = {NULL, "c1", NULL, NULL, "everything"};
+    const struct berth_cr_jobconf lone = {NULL, NULL, NULL, NULL,
+                                          "all-traffic"};
+    (void)state;
+
+    launch_init(&l);
+    assert_int_equal(berth__cloudrun_job_spec(&l.req, &no_conf, plain,
+                                              sizeof(plain), &job, NULL),
+                     0);
+    json_decref(job);
+    assert_int_equal(
+        berth__cloudrun_job_spec(&l.req, &direct, id, sizeof(id), &job, NULL),
+        0);
+    assert_string_not_equal(id, plain);
+    v = json_object_get(
+        json_object_get(json_object_get(job, "template"), "template"),
+        "vpcAccess");
+    assert_string_equal(json_string_value(json_object_get(v, "egress")),
+                        "ALL_TRAFFIC");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(v, "networkInterfaces"), 0),
+            "subnetwork")),
+        "jobs-subnet");
+    json_decref(job);
+    assert_int_equal(
+        berth__cloudrun_job_spec(&l.req, &conn, id, sizeof(id), &job, NULL), 0);
+    v = json_object_get(
+        json_object_get(json_object_get(job, "template"), "template"),
+        "vpcAccess");
+    assert_string_equal(json_string_value(json_object_get(v, "connector")),
+                        "projects/p/locations/l/connectors/c1");
+    assert_string_equal(json_string_value(json_object_get(v, "egress")),
+                        "PRIVATE_RANGES_ONLY");
+    json_decref(job);
+    assert_int_equal(berth__cloudrun_jobconf_check(&direct, NULL), 0);
+    assert_int_equal(berth__cloudrun_jobconf_check(&both, NULL),
+                     BERTH_E_CONFIG);
+    assert_int_equal(berth__cloudrun_jobconf_check(&bad, NULL), BERTH_E_CONFIG);
+    assert_int_equal(berth__cloudrun_jobconf_check(&lone, NULL),
+                     BERTH_E_CONFIG);
+    launch_release(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_cloudrun_api__job_id_changes_with_the_spec_only),
         cmocka_unit_test(test_cloudrun_api__job_id_without_template_uses_image),
         cmocka_unit_test(test_cloudrun_api__run_overrides_carry_the_job),
+        cmocka_unit_test(test_cloudrun_api__vpc_settings_go_into_the_job),
         cmocka_unit_test(test_cloudrun_api__log_filter_names_the_execution),
         cmocka_unit_test(test_cloudrun_api__execution_names_split_strictly),
         cmocka_unit_test(test_cloudrun_api__urlencode_keeps_unreserved),

@@ -508,7 +508,7 @@ static void test_list__labels_and_namespace_filter(void **state)
     size_t n;
     (void)state;
 
-    assert_int_equal(berth__docker_parse_list(j, strlen(j), NULL, &o, &n, NULL),
+    assert_int_equal(berth__docker_parse_list(j, strlen(j), "", &o, &n, NULL),
                      0);
     assert_int_equal(n, 2);
     assert_string_equal(o[0].id, "aaa");
@@ -529,6 +529,12 @@ static void test_list__labels_and_namespace_filter(void **state)
     assert_int_equal(o[0].job_id, 2);
     assert_int_equal(o[0].attempt, 3);
     assert_int_equal(o[0].state, BERTH_EXEC_RUNNING);
+    free(o);
+
+    /* NULL: every namespace (status of ids, whoever made them). */
+    assert_int_equal(berth__docker_parse_list(j, strlen(j), NULL, &o, &n, NULL),
+                     0);
+    assert_int_equal(n, 3);
     free(o);
 
     assert_int_equal(berth__docker_parse_list("{}", 2, NULL, &o, &n, NULL),

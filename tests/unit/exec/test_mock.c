@@ -244,8 +244,8 @@ static void test_mock__unknown_execution_is_lost(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            test_mock__runs_for_duration_then_exits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mock__runs_for_duration_then_exits,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_mock__labels_override_options,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

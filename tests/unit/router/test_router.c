@@ -57,8 +57,7 @@ static struct fx *fx_new(const char *yaml)
     assert_int_equal(berth_store_open("sqlite::memory:", &f->st, &err), 0);
     assert_int_equal(berth_config_hosts(f->cfg, &hosts, &nh, &err), 0);
     for (size_t i = 0; i < nh; i++) {
-        assert_int_equal(berth_store_host_put(f->st, &hosts[i], true, &err),
-                         0);
+        assert_int_equal(berth_store_host_put(f->st, &hosts[i], true, &err), 0);
         berth_host_release(&hosts[i]);
     }
     free(hosts);

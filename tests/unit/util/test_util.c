@@ -42,8 +42,7 @@ static void test_map__from_json_rejects_non_strings(void **state)
     struct berth_map m;
     struct berth_err err;
     (void)state;
-    assert_int_equal(berth_map_from_json(&m, "{\"a\":1}", &err),
-                     BERTH_E_PARSE);
+    assert_int_equal(berth_map_from_json(&m, "{\"a\":1}", &err), BERTH_E_PARSE);
     assert_non_null(strstr(err.msg, "'a'"));
     assert_int_equal(berth_map_from_json(&m, "{\"a\":\"x\"}", &err), 0);
     assert_string_equal(berth_map_get(&m, "a"), "x");
@@ -63,8 +62,7 @@ static void test_duration__units_and_errors(void **state)
     assert_int_equal(us, 500000);
     assert_int_equal(berth_parse_duration("2d", &us, &err), 0);
     assert_int_equal(us, 2 * 86400 * BERTH_US_PER_SEC);
-    assert_int_equal(berth_parse_duration("1h30", &us, &err),
-                     BERTH_E_INVALID);
+    assert_int_equal(berth_parse_duration("1h30", &us, &err), BERTH_E_INVALID);
     assert_int_equal(berth_parse_duration("-5s", &us, &err), BERTH_E_INVALID);
     assert_int_equal(berth_parse_duration("5x", &us, &err), BERTH_E_INVALID);
     assert_non_null(strstr(err.msg, "'5x'"));
@@ -78,21 +76,17 @@ static void test_time__rfc3339_round_trip(void **state)
     (void)state;
     assert_int_equal(berth_parse_time("2026-11-27T15:49:13.123Z", &us, &err),
                      0);
-    assert_string_equal(berth_time_format(us, buf),
-                        "2026-11-27T15:49:13.123Z");
+    assert_string_equal(berth_time_format(us, buf), "2026-11-27T15:49:13.123Z");
     assert_int_equal(berth_parse_time("2026-11-27T17:49:13+02:00", &us, &err),
                      0);
-    assert_string_equal(berth_time_format(us, buf),
-                        "2026-11-27T15:49:13.000Z");
+    assert_string_equal(berth_time_format(us, buf), "2026-11-27T15:49:13.000Z");
     assert_int_equal(berth_parse_time("2026-11-27 15:49", &us, &err), 0);
-    assert_string_equal(berth_time_format(us, buf),
-                        "2026-11-27T15:49:00.000Z");
+    assert_string_equal(berth_time_format(us, buf), "2026-11-27T15:49:00.000Z");
     assert_int_equal(berth_parse_time("@86400", &us, &err), 0);
     assert_int_equal(us, 86400 * BERTH_US_PER_SEC);
     assert_int_equal(berth_parse_time("2026-13-01T00:00Z", &us, &err),
                      BERTH_E_INVALID);
-    assert_int_equal(berth_parse_time("tomorrow", &us, &err),
-                     BERTH_E_INVALID);
+    assert_int_equal(berth_parse_time("tomorrow", &us, &err), BERTH_E_INVALID);
 }
 
 static void test_edit_distance__caps(void **state)

@@ -36,12 +36,12 @@ static void test_retry__jitter_follows_the_seed(void **state)
     int same_ab = 0, same_ac = 0;
     (void)state;
     for (int i = 0; i < 100; i++) {
-        int64_t x = berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 3, S,
-                                         300 * S, &a);
-        int64_t y = berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 3, S,
-                                         300 * S, &b);
-        int64_t z = berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 3, S,
-                                         300 * S, &c);
+        int64_t x =
+            berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 3, S, 300 * S, &a);
+        int64_t y =
+            berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 3, S, 300 * S, &b);
+        int64_t z =
+            berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 3, S, 300 * S, &c);
         same_ab += x == y;
         same_ac += x == z;
     }
@@ -53,21 +53,20 @@ static void test_retry__linear_fixed_none_and_caps(void **state)
 {
     uint64_t rng = 1;
     (void)state;
-    assert_int_equal(berth_retry_delay_us(BERTH_RETRY_LINEAR, 1, 2 * S,
-                                          300 * S, &rng),
-                     2 * S);
-    assert_int_equal(berth_retry_delay_us(BERTH_RETRY_LINEAR, 4, 2 * S,
-                                          300 * S, &rng),
-                     8 * S);
-    assert_int_equal(berth_retry_delay_us(BERTH_RETRY_LINEAR, 1000, 2 * S,
-                                          300 * S, &rng),
-                     300 * S);
-    assert_int_equal(berth_retry_delay_us(BERTH_RETRY_FIXED, 9, 2 * S,
-                                          300 * S, &rng),
-                     2 * S);
-    assert_int_equal(berth_retry_delay_us(BERTH_RETRY_NONE, 3, 2 * S,
-                                          300 * S, &rng),
-                     0);
+    assert_int_equal(
+        berth_retry_delay_us(BERTH_RETRY_LINEAR, 1, 2 * S, 300 * S, &rng),
+        2 * S);
+    assert_int_equal(
+        berth_retry_delay_us(BERTH_RETRY_LINEAR, 4, 2 * S, 300 * S, &rng),
+        8 * S);
+    assert_int_equal(
+        berth_retry_delay_us(BERTH_RETRY_LINEAR, 1000, 2 * S, 300 * S, &rng),
+        300 * S);
+    assert_int_equal(
+        berth_retry_delay_us(BERTH_RETRY_FIXED, 9, 2 * S, 300 * S, &rng),
+        2 * S);
+    assert_int_equal(
+        berth_retry_delay_us(BERTH_RETRY_NONE, 3, 2 * S, 300 * S, &rng), 0);
     /* huge attempt numbers do not overflow */
     assert_true(berth_retry_delay_us(BERTH_RETRY_EXPONENTIAL, 1000000, 2 * S,
                                      300 * S, &rng) <= 300 * S);
