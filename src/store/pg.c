@@ -1210,6 +1210,8 @@ static int pg_job_list(struct berth_store *st, const struct berth_job_filter *f,
     }
     if (f->with_start_deadline)
         berth_buf_puts(&q, " AND start_deadline > 0");
+    if (f->cancel_requested)
+        berth_buf_puts(&q, " AND cancel_requested");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0) {
         berth_buf_printf(&q, " LIMIT $%d", ++k);

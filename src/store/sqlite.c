@@ -1093,6 +1093,8 @@ static int sqlite_job_list(struct berth_store *st,
     }
     if (f->with_start_deadline)
         berth_buf_puts(&q, " AND start_deadline > 0");
+    if (f->cancel_requested)
+        berth_buf_puts(&q, " AND cancel_requested <> 0");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0)
         berth_buf_printf(&q, " LIMIT %zu", f->limit);
