@@ -1437,6 +1437,18 @@ static void test_store__job_list_filters_and_orders(void **state)
     assert_int_equal(v[0].id, c);
     berth_store_jobs_free(v, n);
 
+    /* jobs whose cancel was requested */
+    u = upd(a + 3, BERTH_JOB_PENDING, BERTH_JOB_PENDING);
+    u.set = BERTH_UPD_CANCEL_REQ;
+    assert_int_equal(apply1(f->st, &u, T0), 0);
+    flt = (struct berth_job_filter)BERTH_JOB_FILTER_INIT;
+    flt.cancel_requested = true;
+    OK(berth_store_job_list(f->st, &flt, &v, &n, &e_));
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, a + 3);
+    assert_true(v[0].cancel_requested);
+    berth_store_jobs_free(v, n);
+
     flt = (struct berth_job_filter)BERTH_JOB_FILTER_INIT;
     flt.template_name = "tpl";
     OK(berth_store_job_list(f->st, &flt, &v, &n, &e_));
