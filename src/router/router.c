@@ -353,9 +353,14 @@ void berth_router_launch_result(struct berth_router *r, const char *host,
 
 /* ---- capacity --------------------------------------------------------- */
 
+/* No limit (max_concurrent_jobs <= 0) counts as a very large one, as in
+ * the store's capacity rule. */
+#define UNLIMITED_JOBS (INT64_C(1) << 40)
+
 static int64_t host_max_jobs(const struct rhost *h)
 {
-    return h->h.max_concurrent_jobs > 0 ? h->h.max_concurrent_jobs : 1;
+    return h->h.max_concurrent_jobs > 0 ? h->h.max_concurrent_jobs
+                                        : UNLIMITED_JOBS;
 }
 
 static int64_t host_used_jobs(const struct rhost *h)
