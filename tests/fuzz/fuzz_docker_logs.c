@@ -111,8 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         /* What is kept is the end of what came. */
         if (logs.out_len &&
-            memcmp(logs.out,
-                   whole.s[0].data + whole.s[0].len - logs.out_len,
+            memcmp(logs.out, whole.s[0].data + whole.s[0].len - logs.out_len,
                    logs.out_len) != 0)
             abort();
         berth_job_logs_release(&logs);
