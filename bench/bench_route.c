@@ -116,10 +116,13 @@ int main(int argc, char **argv)
     char *text, *url;
 
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--jobs") == 0)
-            njobs = atoi(argv[i + 1]); /* bench input, trusted */
-        else if (strcmp(argv[i], "--hosts") == 0)
-            nhosts = atoi(argv[i + 1]);
+        int64_t v;
+        if (strcmp(argv[i], "--jobs") == 0 &&
+            berth_parse_i64(argv[i + 1], 1, 100000000, &v) == 0)
+            njobs = (int)v;
+        else if (strcmp(argv[i], "--hosts") == 0 &&
+                 berth_parse_i64(argv[i + 1], 1, 10000, &v) == 0)
+            nhosts = (int)v;
         else if (strcmp(argv[i], "--dir") == 0)
             dir = argv[i + 1];
     }

@@ -68,8 +68,8 @@ int berth_err_set(struct berth_err *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Same as berth_err_set() but marks the error as worth retrying. */
-int berth_err_set_transient(struct berth_err *err, int rc, const char *fmt,
-                            ...) __attribute__((format(printf, 3, 4)));
+int berth_err_set_transient(struct berth_err *err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Prefix context to an existing message: "ctx: <old msg>". Keeps rc and

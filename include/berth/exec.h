@@ -75,8 +75,8 @@ struct berth_execution {
 enum berth_exec_state {
     BERTH_EXEC_PENDING = 0, /* accepted, not started yet */
     BERTH_EXEC_RUNNING = 1,
-    BERTH_EXEC_EXITED = 2,  /* finished; exit_code valid */
-    BERTH_EXEC_LOST = 3,    /* the backend does not know it (any more) */
+    BERTH_EXEC_EXITED = 2, /* finished; exit_code valid */
+    BERTH_EXEC_LOST = 3,   /* the backend does not know it (any more) */
 };
 
 /* One status query: execution_id in, the rest out. */
@@ -85,13 +85,13 @@ struct berth_exec_status {
     enum berth_exec_state state;
     int exit_code;
     bool oom_killed;
-    bool cancelled;       /* stopped on request */
-    int64_t started_at;   /* us; 0 unknown */
-    int64_t finished_at;  /* us; 0 unknown */
+    bool cancelled;            /* stopped on request */
+    int64_t started_at;        /* us; 0 unknown */
+    int64_t finished_at;       /* us; 0 unknown */
     int64_t peak_memory_bytes; /* -1 unknown */
     int64_t cpu_time_us;       /* -1 unknown */
-    char message[256];    /* backend's words on how it ended, may be "" */
-    int rc;               /* per-query result: 0 or a berth_rc */
+    char message[256];         /* backend's words on how it ended, may be "" */
+    int rc;                    /* per-query result: 0 or a berth_rc */
 };
 
 /* Capability bits. */

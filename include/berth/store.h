@@ -117,11 +117,12 @@ struct berth_job_filter {
     size_t limit;              /* 0: no limit */
     bool newest_first;         /* default: oldest (lowest id) first */
     bool with_start_deadline;  /* only jobs that carry a start_deadline */
+    bool cancel_requested;     /* only jobs whose cancel was requested */
 };
 
 #define BERTH_JOB_FILTER_INIT                                                  \
     {                                                                          \
-        -1, NULL, NULL, NULL, NULL, 0, false, false                            \
+        -1, NULL, NULL, NULL, NULL, 0, false, false, false                     \
     }
 
 int berth_store_job_list(struct berth_store *st,

@@ -213,15 +213,8 @@ int cmd_template(struct cli *c, int argc, char **argv)
         struct berth_template t;
         if (berth_store_template_get(st, argv[2], &t, &err) != 0)
             return cli_fail("template '%s': %s", argv[2], err.msg);
-        if (json) {
-            cli_print_json(cli_template_json(&t));
-        } else {
-            json_t *o = cli_template_json(&t);
-            char *s = json_dumps(o, JSON_INDENT(2));
-            printf("%s\n", s ? s : "");
-            free(s);
-            json_decref(o);
-        }
+        /* One form for people and programs alike. */
+        cli_print_json(cli_template_json(&t));
         berth_template_release(&t);
         return CLI_OK;
     }
@@ -420,15 +413,7 @@ int cmd_host(struct cli *c, int argc, char **argv)
         struct berth_host h;
         if (berth_store_host_get(st, argv[2], &h, &err) != 0)
             return cli_fail("host '%s': %s", argv[2], err.msg);
-        if (json) {
-            cli_print_json(cli_host_json(&h));
-        } else {
-            json_t *o = cli_host_json(&h);
-            char *s = json_dumps(o, JSON_INDENT(2));
-            printf("%s\n", s ? s : "");
-            free(s);
-            json_decref(o);
-        }
+        cli_print_json(cli_host_json(&h));
         berth_host_release(&h);
         return CLI_OK;
     }

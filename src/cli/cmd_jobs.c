@@ -119,6 +119,32 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
+/*
+ * `CMD ID [FLAG]`: exactly one job id and one optional flag (long and
+ * short spelling), anywhere among the arguments. CLI_OK or CLI_USAGE.
+ */
+static int one_id(const char *cmd, int argc, char **argv, const char *flag,
+                  const char *short_flag, bool *flag_set, int64_t *id)
+{
+    int rc;
+    *flag_set = false;
+    *id = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], flag) == 0 ||
+            (short_flag && strcmp(argv[i], short_flag) == 0))
+            *flag_set = true;
+        else if (argv[i][0] == '-')
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (*id)
+            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        else if ((rc = cli_parse_id(cmd, argv[i], id)) != 0)
+            return rc;
+    }
+    if (!*id)
+        return cli_usage_error(cmd, "missing job ID");
+    return CLI_OK;
+}
+
 static const char job_help[] =
     "usage: berth job ID [--json]\n"
     "\n"
@@ -136,22 +162,13 @@ int cmd_job(struct cli *c, int argc, char **argv)
     int rc;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--help") == 0 ||
-                   strcmp(argv[i], "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(job_help, stdout);
             return CLI_OK;
-        } else if (argv[i][0] == '-') {
-            return cli_usage_error("job", "unknown option '%s'", argv[i]);
-        } else if (id) {
-            return cli_usage_error("job", "unexpected argument '%s'", argv[i]);
-        } else if ((rc = cli_parse_id("job", argv[i], &id)) != 0) {
-            return rc;
         }
     }
-    if (!id)
-        return cli_usage_error("job", "missing job ID");
+    if ((rc = one_id("job", argc, argv, "--json", NULL, &json, &id)) != 0)
+        return rc;
     rc = cli_store(c, &st);
     if (rc)
         return rc;
@@ -256,18 +273,8 @@ int cmd_logs(struct cli *c, int argc, char **argv)
     int64_t id = 0;
     int rc;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0)
-            follow = true;
-        else if (argv[i][0] == '-')
-            return cli_usage_error("logs", "unknown option '%s'", argv[i]);
-        else if (id)
-            return cli_usage_error("logs", "unexpected argument '%s'", argv[i]);
-        else if ((rc = cli_parse_id("logs", argv[i], &id)) != 0)
-            return rc;
-    }
-    if (!id)
-        return cli_usage_error("logs", "missing job ID");
+    if ((rc = one_id("logs", argc, argv, "--follow", "-f", &follow, &id)) != 0)
+        return rc;
     rc = cli_store(c, &st);
     if (rc)
         return rc;

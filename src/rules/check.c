@@ -372,9 +372,9 @@ static int check_name(struct checker *c, int32_t i)
             return 0;
         }
     }
-    if (eqn(name, n->len, "len")) {
+    if (eqn(name, n->olen, "len")) {
         int rc =
-            berth__rule_diag(c->diag, n->off, n->len, "len must be called");
+            berth__rule_diag(c->diag, n->ooff, n->olen, "len must be called");
         berth__rule_hint(c->diag, "len(x)");
         return rc;
     }

@@ -160,6 +160,62 @@ static struct val const_val(const struct compiler *c, int32_t i)
 
 static int gen(struct compiler *c, int32_t i);
 
+/*
+ * The operator of a binary node whose left operand is on the stack: with a
+ * constant (scalar) right operand, one BINOPK that reads the constant
+ * itself (the caller did not push it); else BINOP over two pushed values.
+ */
+/* The field a node loads with one FIELD instruction, or -1. */
+static int field_of(const struct compiler *c, int32_t i)
+{
+    const struct node *n = CN(c, i), *obj;
+    int ids[3];
+
+    if (n->kind == N_NAME)
+        return n->id;
+    if (n->kind != N_ATTR)
+        return -1;
+    obj = CN(c, n->a);
+    ids[0] = (n->id & 0xff) - 1;
+    ids[1] = ((n->id >> 8) & 0xff) - 1;
+    ids[2] = ((n->id >> 16) & 0xff) - 1;
+    if (obj->kind == N_NAME && obj->id == F_JOB)
+        return ids[0];
+    if (obj->kind == N_NAME && obj->id == F_TEMPLATE)
+        return ids[1];
+    if (obj->kind == N_NAME && obj->id == F_USER)
+        return ids[2];
+    return -1;
+}
+
+/*
+ * `field op constant` (memory_mb > 8192), the most common rule, as one
+ * instruction. Returns 1 when emitted, 0 when the shape does not fit.
+ */
+static int gen_fieldk(struct compiler *c, int op, int32_t left, int32_t right,
+                      const struct node *at, int *rc)
+{
+    int f = field_of(c, left);
+    struct val v;
+    if (f < 0 || !is_const(c, right))
+        return 0;
+    v = const_val(c, right);
+    *rc = emit(c, I_FIELDK, (unsigned)op, add_const(c, &v), 1, at);
+    if (*rc == 0)
+        c->code[c->ncode - 1].n = (uint16_t)f;
+    return 1;
+}
+
+static int gen_binop_tail(struct compiler *c, int op, int32_t right,
+                          const struct node *at)
+{
+    if (is_const(c, right)) {
+        struct val v = const_val(c, right);
+        return emit(c, I_BINOPK, (unsigned)op, add_const(c, &v), 0, at);
+    }
+    return emit(c, I_BINOP, (unsigned)op, 0, -1, at);
+}
+
 static int gen_list(struct compiler *c, int32_t i)
 {
     const struct node *n = CN(c, i);
@@ -230,21 +286,28 @@ static int gen_compare(struct compiler *c, int32_t i)
 {
     const struct node *n = CN(c, i);
     uint32_t chain = NO_JUMP;
-    int rc = gen(c, n->a);
+    int rc;
+
+    if (CN(c, n->b)->next < 0 &&
+        gen_fieldk(c, CN(c, n->b)->op, n->a, CN(c, n->b)->a, CN(c, n->b), &rc))
+        return rc;
+    rc = gen(c, n->a);
 
     if (rc)
         return rc;
     for (int32_t l = n->b; l >= 0; l = CN(c, l)->next) {
         const struct node *link = CN(c, l);
-        rc = gen(c, link->a);
-        if (rc)
-            return rc;
+        if (link->next >= 0 || !is_const(c, link->a)) {
+            rc = gen(c, link->a);
+            if (rc)
+                return rc;
+        }
         if (link->next >= 0) {
             uint32_t at = (uint32_t)c->ncode;
             rc = emit(c, I_CHAIN, link->op, chain, -1, link);
             chain = at;
         } else {
-            rc = emit(c, I_BINOP, link->op, 0, -1, link);
+            rc = gen_binop_tail(c, link->op, link->a, link);
         }
         if (rc)
             return rc;
@@ -296,6 +359,11 @@ static int gen(struct compiler *c, int32_t i)
         rc = gen(c, n->a);
         if (rc)
             return rc;
+        if ((n->id == M_STARTSWITH || n->id == M_ENDSWITH) &&
+            CN(c, n->b)->kind == N_STR) {
+            struct val v = const_val(c, n->b);
+            return emit(c, I_AFFIXK, (unsigned)n->id, add_const(c, &v), 0, n);
+        }
         for (int32_t a = n->b; a >= 0; a = CN(c, a)->next) {
             rc = gen(c, a);
             if (rc)
@@ -344,12 +412,14 @@ static int gen(struct compiler *c, int32_t i)
             return rc;
         return emit(c, I_UNARY, n->op, 0, 0, n);
     case N_BINOP:
+        if (gen_fieldk(c, n->op, n->a, n->b, n, &rc))
+            return rc;
         rc = gen(c, n->a);
-        if (!rc)
+        if (!rc && !is_const(c, n->b))
             rc = gen(c, n->b);
         if (rc)
             return rc;
-        return emit(c, I_BINOP, n->op, 0, -1, n);
+        return gen_binop_tail(c, n->op, n->b, n);
     case N_BOOLOP:
         return gen_boolop(c, i);
     case N_COMPARE:

@@ -487,8 +487,70 @@ static int exists(struct frame *f, struct val *groups, const struct val *name)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static int run(const struct berth_rule *r, struct frame *f, struct val *stack,
-               struct val *out)
+static inline bool order_result(int op, int c)
+{
+    switch (op) {
+    case OP_EQ:
+        return c == 0;
+    case OP_NE:
+        return c != 0;
+    case OP_LT:
+        return c < 0;
+    case OP_LE:
+        return c <= 0;
+    case OP_GT:
+        return c > 0;
+    default:
+        return c >= 0;
+    }
+}
+
+/*
+ * The common cases of routing rules, without a call: comparisons of two
+ * ints, two floats, or an int and a float that converts exactly. Returns
+ * false to leave the operation to berth__rule_binop(). a is overwritten
+ * with the result.
+ */
+static inline bool fast_compare(int op, struct val *a, const struct val *b)
+{
+    const int64_t lim = INT64_C(1) << 53;
+    double x, y;
+    int c;
+
+    if (op < OP_EQ || op > OP_GE)
+        return false;
+    if (a->t == V_INT && b->t == V_INT) {
+        c = a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    } else {
+        if (a->t == V_FLOAT)
+            x = a->u.f;
+        else if (a->t == V_INT && a->u.i > -lim && a->u.i < lim)
+            x = (double)a->u.i;
+        else
+            return false;
+        if (b->t == V_FLOAT)
+            y = b->u.f;
+        else if (b->t == V_INT && b->u.i > -lim && b->u.i < lim)
+            y = (double)b->u.i;
+        else
+            return false;
+        if (x != x || y != y) {
+            /* nan: only != holds, as in Python. */
+            a->t = V_BOOL;
+            a->u.i = op == OP_NE;
+            return true;
+        }
+        c = x < y ? -1 : x > y;
+    }
+    a->t = V_BOOL;
+    a->u.i = order_result(op, c);
+    return true;
+}
+
+static inline __attribute__((always_inline)) int run(const struct berth_rule *r,
+                                                     struct frame *f,
+                                                     struct val *stack,
+                                                     struct val *out)
 {
     const struct insn *code = r->code;
     struct val *sp = stack;
@@ -522,40 +584,50 @@ static int run(const struct berth_rule *r, struct frame *f, struct val *stack,
             sp++;
             break;
         }
-        case I_BINOP: {
-            struct val *a = &sp[-2], *b = &sp[-1];
-            /* The common case of a routing rule: int against int. */
-            if (a->t == V_INT && b->t == V_INT && in->a >= OP_EQ &&
-                in->a <= OP_GE) {
-                int64_t x = a->u.i, y = b->u.i;
-                bool res;
-                switch (in->a) {
-                case OP_EQ:
-                    res = x == y;
-                    break;
-                case OP_NE:
-                    res = x != y;
-                    break;
-                case OP_LT:
-                    res = x < y;
-                    break;
-                case OP_LE:
-                    res = x <= y;
-                    break;
-                case OP_GT:
-                    res = x > y;
-                    break;
-                default:
-                    res = x >= y;
-                }
-                a->t = V_BOOL;
-                a->u.i = res;
-            } else {
-                rc = berth__rule_binop(f, in->a, a, b, a);
+        case I_BINOP:
+            if (!fast_compare(in->a, &sp[-2], &sp[-1])) {
+                rc = berth__rule_binop(f, in->a, &sp[-2], &sp[-1], &sp[-2]);
                 if (rc)
                     return rc;
             }
             sp--;
+            break;
+        case I_BINOPK:
+            if (!fast_compare(in->a, &sp[-1], &r->consts[in->arg])) {
+                rc = berth__rule_binop(f, in->a, &sp[-1], &r->consts[in->arg],
+                                       &sp[-1]);
+                if (rc)
+                    return rc;
+            }
+            break;
+        case I_FIELDK:
+            rc = load_field(f, in->n, sp);
+            if (rc)
+                return rc;
+            if (!fast_compare(in->a, sp, &r->consts[in->arg])) {
+                rc = berth__rule_binop(f, in->a, sp, &r->consts[in->arg], sp);
+                if (rc)
+                    return rc;
+            }
+            sp++;
+            break;
+        case I_AFFIXK: {
+            const struct val *p = &r->consts[in->arg];
+            struct val *s = &sp[-1];
+            bool res = false;
+            if (s->t != V_STR)
+                return no_attr(f, s, berth__rule_methods[in->a].name);
+            if (p->n <= s->n) {
+                const char *x =
+                    in->a == M_STARTSWITH ? s->u.s : s->u.s + s->n - p->n;
+                uint32_t k = 0;
+                /* Prefixes are short: no call to memcmp. */
+                while (k < p->n && x[k] == p->u.s[k])
+                    k++;
+                res = k == p->n;
+            }
+            s->t = V_BOOL;
+            s->u.i = res;
             break;
         }
         case I_UNARY:
@@ -643,7 +715,7 @@ int berth_rule_match(const struct berth_rule *r,
 {
     struct evalmem m;
     struct frame f;
-    struct val v;
+    struct val v = {.t = V_NONE};
     int rc;
 
     frame_init(&f, &m, ctx, err);
@@ -659,7 +731,7 @@ int berth_rule_eval_repr(const struct berth_rule *r,
 {
     struct evalmem m;
     struct frame f;
-    struct val v;
+    struct val v = {.t = V_NONE};
     struct sink s = {out, NULL, 0, 0};
     int rc;
 

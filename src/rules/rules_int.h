@@ -320,6 +320,9 @@ const char *berth__rule_op_text(int op);
     X(ATTR)   /* [obj] -> [field arg of obj] */                                \
     X(MKLIST) /* [a x n] -> [list]; runtime slots from arg */                  \
     X(BINOP)  /* [a b] -> [a op b]; op = a */                                  \
+    X(BINOPK) /* [a] -> [a op consts[arg]]; op = a */                          \
+    X(FIELDK) /* [] -> [field n op consts[arg]]; op = a */                     \
+    X(AFFIXK) /* [s] -> [s.startswith/endswith(consts[arg])]; method = a */    \
     X(UNARY)  /* [a] -> [op a] */                                              \
     X(CHAIN)  /* [a b] -> [b] if a op b, else [False] and jump to arg */       \
     X(JFALSE) /* [a]: jump to arg keeping a if falsy, else pop */              \
@@ -340,7 +343,7 @@ enum rule_opcode {
 struct insn {
     uint8_t op;
     uint8_t a;
-    uint16_t n; /* MKLIST: element count */
+    uint16_t n; /* MKLIST: element count; FIELDK: the field */
     uint32_t arg;
 };
 

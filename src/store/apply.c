@@ -261,8 +261,9 @@ static void set_exit(struct berth__job_row *row, bool has, int code)
 }
 
 static void add_event(struct berth__apply *a, const struct berth__job_row *row,
-                      enum berth_job_state from, const char *old_executor,
-                      const char *old_host, const char *reason)
+                      enum berth_job_state from, bool move,
+                      const char *old_executor, const char *old_host,
+                      const char *reason)
 {
     struct berth__event_row *e;
 
@@ -280,6 +281,11 @@ static void add_event(struct berth__apply *a, const struct berth__job_row *row,
     e->executor = berth_xstrdup(row->executor ? row->executor : old_executor);
     e->host = berth_xstrdup(row->host ? row->host : old_host);
     e->reason = berth_xstrdup(reason);
+    /* A launch failed: back to pending or failed out of launching, or a
+     * fallback move to another host. */
+    e->launch_failure = from == BERTH_JOB_LAUNCHING &&
+                        (move || row->status == BERTH_JOB_PENDING ||
+                         row->status == BERTH_JOB_FAILED);
 }
 
 static void apply_one(struct berth__apply *a, struct berth_job_update *u)
@@ -395,7 +401,7 @@ static void apply_one(struct berth__apply *a, struct berth_job_update *u)
     }
 
     if (change || move || u->reason)
-        add_event(a, row, u->from, old_executor, old_host, u->reason);
+        add_event(a, row, u->from, move, old_executor, old_host, u->reason);
     if ((u->set & BERTH_UPD_LOGS) && u->logs) {
         /* at most one per update: n entries are enough */
         if (!a->logs)

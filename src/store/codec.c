@@ -22,10 +22,22 @@ static char *col_str(const struct berth__row *r, int col)
     return berth_xstrdup(r->text(r->ctx, col));
 }
 
+/* Most lists and maps are empty: skip the JSON parser for those. */
+static bool empty_json(const char *text)
+{
+    return !text || !*text || strcmp(text, "[]") == 0 ||
+           strcmp(text, "{}") == 0;
+}
+
 static int col_strv(const struct berth__row *r, int col, struct berth_strv *sv,
                     const char *what, struct berth_err *err)
 {
-    if (berth_strv_from_json(sv, r->text(r->ctx, col), err) != 0) {
+    const char *text = r->text(r->ctx, col);
+    if (empty_json(text) && (!text || *text != '{')) {
+        berth_strv_init(sv);
+        return 0;
+    }
+    if (berth_strv_from_json(sv, text, err) != 0) {
         berth_err_prefix(err, "stored %s", what);
         if (err)
             err->rc = BERTH_E_STORE;
@@ -37,7 +49,12 @@ static int col_strv(const struct berth__row *r, int col, struct berth_strv *sv,
 static int col_map(const struct berth__row *r, int col, struct berth_map *m,
                    const char *what, struct berth_err *err)
 {
-    if (berth_map_from_json(m, r->text(r->ctx, col), err) != 0) {
+    const char *text = r->text(r->ctx, col);
+    if (empty_json(text) && (!text || *text != '[')) {
+        berth_map_init(m);
+        return 0;
+    }
+    if (berth_map_from_json(m, text, err) != 0) {
         berth_err_prefix(err, "stored %s", what);
         if (err)
             err->rc = BERTH_E_STORE;

@@ -38,6 +38,8 @@
 #define APPLY_RETRIES 5
 
 enum pstmt {
+    P_BEGIN,
+    P_COMMIT,
     P_VERSION,
     P_META_GET,
     P_META_SET,
@@ -79,6 +81,8 @@ enum pstmt {
 #define TERMINAL_IN "('completed', 'failed', 'timed_out', 'cancelled')"
 
 static const char *const pstmt_sql[P__COUNT] = {
+    [P_BEGIN] = "BEGIN",
+    [P_COMMIT] = "COMMIT",
     [P_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
     [P_META_GET] = "SELECT value FROM meta WHERE key = $1",
     [P_META_SET] = "INSERT INTO meta (key, value) VALUES ($1, $2) "
@@ -193,9 +197,9 @@ static const char *const pstmt_sql[P__COUNT] = {
         "AS v(name, dj, dm, dc) WHERE hosts.name = v.name",
     [P_EVENTS_INSERT] =
         "INSERT INTO job_events (job_id, at, from_state, to_state, attempt, "
-        "executor, host, reason) SELECT * FROM unnest($1::bigint[], "
-        "$2::bigint[], $3::text[], $4::text[], $5::integer[], $6::text[], "
-        "$7::text[], $8::text[])",
+        "executor, host, reason, launch_failure) SELECT * FROM "
+        "unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], "
+        "$5::integer[], $6::text[], $7::text[], $8::text[], $9::boolean[])",
     [P_LOGS_PUT] = "INSERT INTO job_logs (job_id, attempt, stdout, stderr, "
                    "truncated) VALUES ($1, $2, $3, $4, $5) "
                    "ON CONFLICT (job_id, attempt) DO UPDATE SET "
@@ -214,9 +218,7 @@ static const char *const pstmt_sql[P__COUNT] = {
     [P_STATS_STATES] = "SELECT status, COUNT(*) FROM jobs GROUP BY status",
     [P_STATS_READY] = "SELECT COUNT(*) FROM jobs "
                       "WHERE status = 'pending' AND ready_at <= $1",
-    [P_STATS_FAILURES] =
-        "SELECT COUNT(*) FROM job_events WHERE from_state = 'launching' "
-        "AND to_state IN ('pending', 'failed', 'launching')",
+    [P_STATS_FAILURES] = "SELECT COUNT(*) FROM job_events WHERE launch_failure",
 };
 
 struct pg_store {
@@ -1208,6 +1210,8 @@ static int pg_job_list(struct berth_store *st, const struct berth_job_filter *f,
     }
     if (f->with_start_deadline)
         berth_buf_puts(&q, " AND start_deadline > 0");
+    if (f->cancel_requested)
+        berth_buf_puts(&q, " AND cancel_requested");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0) {
         berth_buf_printf(&q, " LIMIT $%d", ++k);
@@ -1426,6 +1430,11 @@ static int pg_lease_release(struct berth_store *st, const char *owner,
 
 /* ---- apply -------------------------------------------------------------- */
 
+/*
+ * Round trips of one apply: [BEGIN, lock the jobs], [lock the hosts], then
+ * [write jobs, host usage, events, logs, COMMIT], each bracket one
+ * pipeline. Over a network this matters more than the statements.
+ */
 static int lock_rows(struct pg_store *ps, struct berth__apply *a,
                      struct berth_err *err)
 {
@@ -1433,17 +1442,19 @@ static int lock_rows(struct pg_store *ps, struct berth__apply *a,
     struct berth__row row;
     struct pgrow pr;
     struct pga arr = {0};
-    struct pgp p = {0};
+    struct pgp none = {0}, p = {0};
     PGresult *r;
     int rc = 0;
 
     if (a->nrows) {
+        const enum pstmt ids[] = {P_BEGIN, P_ROWS_LOCK};
+        struct pgp *const params[] = {&none, &p};
         array_binder(&b, &arr);
         for (size_t i = 0; i < a->nrows; i++)
             b.i64(b.ctx, 1, a->rows[i].id);
         pga_finish(&arr, &p);
         pga_release(&arr);
-        rc = pg_run(ps, P_ROWS_LOCK, &p, &r, "lock jobs", err);
+        rc = pg_pipeline(ps, ids, params, 2, &r, "lock jobs", err);
         pgp_release(&p);
         if (rc)
             return rc;
@@ -1460,6 +1471,8 @@ static int lock_rows(struct pg_store *ps, struct berth__apply *a,
         PQclear(r);
         if (rc)
             return rc;
+    } else if ((rc = pg_begin(ps, err)) != 0) {
+        return rc;
     }
 
     berth__apply_want_hosts(a);
@@ -1486,19 +1499,6 @@ static int lock_rows(struct pg_store *ps, struct berth__apply *a,
     return 0;
 }
 
-/* Run `id` with the arrays collected in `arr` (released). */
-static int run_arrays(struct pg_store *ps, enum pstmt id, struct pga *arr,
-                      const char *what, struct berth_err *err)
-{
-    struct pgp p = {0};
-    int rc;
-    pga_finish(arr, &p);
-    pga_release(arr);
-    rc = pg_run(ps, id, &p, NULL, what, err);
-    pgp_release(&p);
-    return rc;
-}
-
 static void hex_append(struct berth_buf *b, const char *data, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
@@ -1516,8 +1516,79 @@ static void hex_append(struct berth_buf *b, const char *data, size_t len)
     berth_buf_append(b, chunk, k);
 }
 
-static int write_logs(struct pg_store *ps, struct berth__apply *a,
-                      struct berth_err *err)
+/* The parameters of each write statement; false when it has nothing to
+ * write. */
+static bool rows_params(const struct berth__apply *a, struct pgp *out)
+{
+    struct berth__binder b;
+    struct pga arr = {0};
+    size_t k = 0;
+
+    array_binder(&b, &arr);
+    for (size_t i = 0; i < a->nrows; i++) {
+        const struct berth__job_row *row = &a->rows[i];
+        if (!row->dirty || !row->changed)
+            continue;
+        b.i64(b.ctx, 1, row->id);
+        berth__job_row_bind_state(&b, 2, row);
+        k++;
+    }
+    if (k)
+        pga_finish(&arr, out);
+    pga_release(&arr);
+    return k > 0;
+}
+
+static bool hosts_params(const struct berth__apply *a, struct pgp *out)
+{
+    struct berth__binder b;
+    struct pga arr = {0};
+    size_t k = 0;
+
+    array_binder(&b, &arr);
+    for (size_t i = 0; i < a->nhosts; i++) {
+        const struct berth__host_row *h = &a->hosts[i];
+        if (!h->found ||
+            (h->d_jobs == 0 && h->d_memory_mb == 0 && h->d_cpu_millis == 0))
+            continue;
+        b.text(b.ctx, 1, h->name);
+        b.i64(b.ctx, 2, h->d_jobs);
+        b.i64(b.ctx, 3, h->d_memory_mb);
+        b.i64(b.ctx, 4, h->d_cpu_millis);
+        k++;
+    }
+    if (k)
+        pga_finish(&arr, out);
+    pga_release(&arr);
+    return k > 0;
+}
+
+static bool events_params(const struct berth__apply *a, struct pgp *out)
+{
+    struct berth__binder b;
+    struct pga arr = {0};
+
+    if (!a->nevents)
+        return false;
+    array_binder(&b, &arr);
+    for (size_t i = 0; i < a->nevents; i++) {
+        const struct berth__event_row *e = &a->events[i];
+        b.i64(b.ctx, 1, e->job_id);
+        b.i64(b.ctx, 2, e->at);
+        b.text(b.ctx, 3, berth_job_state_str(e->from));
+        b.text(b.ctx, 4, berth_job_state_str(e->to));
+        b.i64(b.ctx, 5, e->attempt);
+        b.text(b.ctx, 6, e->executor);
+        b.text(b.ctx, 7, e->host);
+        b.text(b.ctx, 8, e->reason);
+        b.i64(b.ctx, 9, e->launch_failure ? 1 : 0);
+    }
+    pga_finish(&arr, out);
+    pga_release(&arr);
+    return true;
+}
+
+static bool logs_params(const struct berth__apply *a, struct pgp *out)
 {
     struct berth__binder b;
     struct pga arr = {0};
@@ -1548,69 +1619,40 @@ static int write_logs(struct pg_store *ps, struct berth__apply *a,
         b.i64(b.ctx, 5, l->logs->truncated ? 1 : 0);
         k++;
     }
-    if (!k) {
-        pga_release(&arr);
-        return 0;
-    }
-    return run_arrays(ps, P_LOGS_PUT_MANY, &arr, "write logs", err);
+    if (k)
+        pga_finish(&arr, out);
+    pga_release(&arr);
+    return k > 0;
 }
 
+/* Every write and the COMMIT, in one pipeline. */
 static int write_back(struct pg_store *ps, struct berth__apply *a,
                       struct berth_err *err)
 {
-    struct berth__binder b;
-    struct pga arr = {0};
-    size_t k = 0;
+    struct pgp p[5];
+    enum pstmt ids[5];
+    struct pgp *params[5];
+    PGresult *r = NULL;
+    int n = 0;
     int rc;
 
-    array_binder(&b, &arr);
-    for (size_t i = 0; i < a->nrows; i++) {
-        const struct berth__job_row *row = &a->rows[i];
-        if (!row->dirty || !row->changed)
-            continue;
-        b.i64(b.ctx, 1, row->id);
-        berth__job_row_bind_state(&b, 2, row);
-        k++;
-    }
-    if (k && (rc = run_arrays(ps, P_ROWS_WRITE, &arr, "write jobs", err)))
-        return rc;
-    pga_release(&arr);
-
-    k = 0;
-    array_binder(&b, &arr);
-    for (size_t i = 0; i < a->nhosts; i++) {
-        const struct berth__host_row *h = &a->hosts[i];
-        if (!h->found ||
-            (h->d_jobs == 0 && h->d_memory_mb == 0 && h->d_cpu_millis == 0))
-            continue;
-        b.text(b.ctx, 1, h->name);
-        b.i64(b.ctx, 2, h->d_jobs);
-        b.i64(b.ctx, 3, h->d_memory_mb);
-        b.i64(b.ctx, 4, h->d_cpu_millis);
-        k++;
-    }
-    if (k &&
-        (rc = run_arrays(ps, P_HOSTS_DELTA, &arr, "write host usage", err)))
-        return rc;
-    pga_release(&arr);
-
-    if (a->nevents) {
-        array_binder(&b, &arr);
-        for (size_t i = 0; i < a->nevents; i++) {
-            const struct berth__event_row *e = &a->events[i];
-            b.i64(b.ctx, 1, e->job_id);
-            b.i64(b.ctx, 2, e->at);
-            b.text(b.ctx, 3, berth_job_state_str(e->from));
-            b.text(b.ctx, 4, berth_job_state_str(e->to));
-            b.i64(b.ctx, 5, e->attempt);
-            b.text(b.ctx, 6, e->executor);
-            b.text(b.ctx, 7, e->host);
-            b.text(b.ctx, 8, e->reason);
-        }
-        if ((rc = run_arrays(ps, P_EVENTS_INSERT, &arr, "write events", err)))
-            return rc;
-    }
-    return write_logs(ps, a, err);
+    memset(p, 0, sizeof(p));
+    if (rows_params(a, &p[n]))
+        ids[n++] = P_ROWS_WRITE;
+    if (hosts_params(a, &p[n]))
+        ids[n++] = P_HOSTS_DELTA;
+    if (events_params(a, &p[n]))
+        ids[n++] = P_EVENTS_INSERT;
+    if (logs_params(a, &p[n]))
+        ids[n++] = P_LOGS_PUT_MANY;
+    ids[n++] = P_COMMIT;
+    for (int i = 0; i < n; i++)
+        params[i] = &p[i];
+    rc = pg_pipeline(ps, ids, params, n, &r, "write jobs", err);
+    PQclear(r);
+    for (int i = 0; i < n; i++)
+        pgp_release(&p[i]);
+    return rc;
 }
 
 static int pg_apply(struct berth_store *st, struct berth_job_update *ups,
@@ -1625,12 +1667,9 @@ static int pg_apply(struct berth_store *st, struct berth_job_update *ups,
         return rc;
     berth__apply_init(&a, ups, n, now);
     for (int attempt = 0;; attempt++) {
-        if ((rc = pg_begin(ps, err)) != 0)
-            break;
         if ((rc = lock_rows(ps, &a, err)) == 0) {
             berth__apply_run(&a);
-            if ((rc = write_back(ps, &a, err)) == 0 &&
-                (rc = pg_commit(ps, err)) == 0) {
+            if ((rc = write_back(ps, &a, err)) == 0) {
                 *applied = a.applied;
                 break;
             }

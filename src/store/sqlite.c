@@ -96,7 +96,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_HOST_GET] = "SELECT " BERTH__HOST_COLS " FROM hosts WHERE name = ?1",
     [S_HOST_LIST] = "SELECT " BERTH__HOST_COLS " FROM hosts ORDER BY name",
     [S_HOST_ACTIVE] = "SELECT COUNT(*) FROM jobs WHERE host = ?1 "
-                      "AND status IN ('launching', 'running')",
+                      "AND (status = 'launching' OR status = 'running')",
     [S_HOST_DEL] = "DELETE FROM hosts WHERE name = ?1",
     [S_HOST_ENABLE] = "UPDATE hosts SET enabled = ?2 WHERE name = ?1",
     [S_JOB_INSERT] = "INSERT INTO jobs (" BERTH__JOB_SPEC_COLS
@@ -104,8 +104,9 @@ static const char *const stmt_sql[S__COUNT] = {
                      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
                      "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     [S_EVENT_INSERT] = "INSERT INTO job_events (job_id, at, from_state, "
-                       "to_state, attempt, executor, host, reason) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       "to_state, attempt, executor, host, reason, "
+                       "launch_failure) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_JOB_GET] = "SELECT " BERTH__JOB_COLS " FROM jobs WHERE id = ?1",
     [S_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
     [S_EVENTS] = "SELECT " BERTH__EVENT_COLS
@@ -130,7 +131,8 @@ static const char *const stmt_sql[S__COUNT] = {
                         "AND lease_until < ?1",
     [S_CLAIM_ORPHANS] =
         "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN ("
-        "SELECT id FROM jobs WHERE status IN ('launching', 'running') "
+        "SELECT id FROM jobs INDEXED BY jobs_active "
+        "WHERE (status = 'launching' OR status = 'running') "
         "AND (owner IS NULL OR lease_until < ?3) ORDER BY id LIMIT ?4) "
         "RETURNING " BERTH__JOB_COLS,
     [S_RENEW] = "UPDATE jobs SET lease_until = ?2 WHERE owner = ?1",
@@ -151,8 +153,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_STATS_READY] = "SELECT COUNT(*) FROM jobs "
                       "WHERE status = 'pending' AND ready_at <= ?1",
     [S_STATS_FAILURES] =
-        "SELECT COUNT(*) FROM job_events WHERE from_state = 'launching' "
-        "AND to_state IN ('pending', 'failed', 'launching')",
+        "SELECT COUNT(*) FROM job_events WHERE launch_failure = 1",
 };
 
 /*
@@ -912,7 +913,8 @@ static int sqlite_host_set_enabled(struct berth_store *st, const char *name,
 static int insert_event(struct sqlite_store *ss, int64_t job_id, int64_t at,
                         enum berth_job_state from, enum berth_job_state to,
                         int attempt, const char *executor, const char *host,
-                        const char *reason, struct berth_err *err)
+                        const char *reason, bool launch_failure,
+                        struct berth_err *err)
 {
     sqlite3_stmt *s = NULL;
     struct berth__binder bd;
@@ -930,6 +932,7 @@ static int insert_event(struct sqlite_store *ss, int64_t job_id, int64_t at,
     bd.text(&sb, 6, executor);
     bd.text(&sb, 7, host);
     bd.text(&sb, 8, reason);
+    bd.i64(&sb, 9, launch_failure ? 1 : 0);
     if (sb.rc != SQLITE_OK) {
         done(s);
         return sq_fail(ss, sb.rc, "bind", err);
@@ -980,7 +983,7 @@ static int sqlite_job_submit(struct berth_store *st,
             BERTH_BUG("job ids not consecutive in one transaction");
         prev = id;
         rc = insert_event(ss, id, now, BERTH_JOB_PENDING, BERTH_JOB_PENDING, 1,
-                          NULL, NULL, "submitted", err);
+                          NULL, NULL, "submitted", false, err);
         if (rc) {
             done(ins);
             goto fail;
@@ -1090,6 +1093,8 @@ static int sqlite_job_list(struct berth_store *st,
     }
     if (f->with_start_deadline)
         berth_buf_puts(&q, " AND start_deadline > 0");
+    if (f->cancel_requested)
+        berth_buf_puts(&q, " AND cancel_requested <> 0");
     berth_buf_puts(&q, f->newest_first ? " ORDER BY id DESC" : " ORDER BY id");
     if (f->limit > 0)
         berth_buf_printf(&q, " LIMIT %zu", f->limit);
@@ -1399,7 +1404,8 @@ static int write_back(struct sqlite_store *ss, struct berth__apply *a,
     for (size_t i = 0; i < a->nevents; i++) {
         const struct berth__event_row *e = &a->events[i];
         rc = insert_event(ss, e->job_id, e->at, e->from, e->to, e->attempt,
-                          e->executor, e->host, e->reason, err);
+                          e->executor, e->host, e->reason, e->launch_failure,
+                          err);
         if (rc)
             return rc;
     }

@@ -315,6 +315,7 @@ struct berth__event_row {
     char *executor;
     char *host;
     char *reason;
+    bool launch_failure; /* counted by berth stats (docs/store.md) */
 };
 
 struct berth__logs_row {

@@ -1322,12 +1322,11 @@ static int check_cancels(struct berth_worker *w, struct berth_err *err)
 
     f.owner = w->id;
     f.status = BERTH_JOB_RUNNING;
+    f.cancel_requested = true;
     rc = berth_store_job_list(w->st, &f, &v, &n, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if (!v[i].cancel_requested)
-            continue;
         for (size_t k = 0; k < w->n_active; k++) {
             struct wjob *wj = w->active[k];
             if (wj->j.id == v[i].id && wj->intent == IN_NONE) {

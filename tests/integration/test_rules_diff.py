@@ -768,6 +768,33 @@ def main():
             failures.append("eval.cases: %s expects %s, python gives %s" %
                             (e, want, py))
 
+    # 6. The command itself: output, stderr and exit status.
+    def cli(*args):
+        p = subprocess.run([bin_path, "rules", "eval"] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+    checks = [
+        (("memory_mb > 8192", "--context", '{"memory_mb": 16384}'),
+         0, "True\n", ""),
+        (("[1, 2.5, 'a', None]",), 0, "[1, 2.5, 'a', None]\n", ""),
+        (("-1",), 0, "-1\n", ""),
+        (("labels['team']",), 1, "", "berth: KeyError: 'team'\n"),
+        (("template.name > 5",), 1, "",
+         "<expr>:1:15: error: '>' not supported between instances of 'str' "
+         "and 'int'\n    template.name > 5\n                  ^\n"),
+        (("1", "--context", "{"), 1, "", None),
+        (("1", "--context", '{"memroy_mb": 1}'), 1, "",
+         "berth: context: unknown key 'memroy_mb'\n"),
+        ((), 2, "", None),
+        (("1", "2"), 2, "", None),
+    ]
+    for args, rc, out, err in checks:
+        got = cli(*args)
+        if got[0] != rc or got[1] != out or (err is not None and
+                                             got[2] != err):
+            failures.append("berth rules eval %s: want (%d, %r, %r), got %r"
+                            % (args, rc, out, err, got))
+
     print("generated %d expressions (seed %d) + %d fixed-rule cases + %d "
           "float literals: %d values, %d runtime errors, %d refused; %d "
           "invalid expressions; %d table cases" %

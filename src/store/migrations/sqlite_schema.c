@@ -140,8 +140,41 @@ static const char v2[] =
     "  DEFAULT -1;\n"
     "ALTER TABLE jobs ADD COLUMN cpu_time_us INTEGER NOT NULL DEFAULT -1;\n";
 
+/* v3: the worker's start-deadline sweep (pending jobs that carry a
+ * start_deadline) reads only those jobs, not every pending one. */
+static const char v3[] = "CREATE INDEX jobs_deadline ON jobs (status, id)\n"
+                         "  WHERE start_deadline > 0;\n";
+
+/* v4: launch failures are marked on their event by the apply engine, so
+ * that a field update with a reason on a launching job (launching ->
+ * launching, not a move) does not count as one. */
+static const char v4[] =
+    "ALTER TABLE job_events ADD COLUMN launch_failure INTEGER NOT NULL\n"
+    "  DEFAULT 0;\n"
+    "UPDATE job_events SET launch_failure = 1\n"
+    "  WHERE from_state = 'launching'\n"
+    "    AND to_state IN ('pending', 'failed', 'launching');\n"
+    "DROP INDEX job_events_launch_failures;\n"
+    "CREATE INDEX job_events_launch_failures ON job_events (job_id)\n"
+    "  WHERE launch_failure = 1;\n";
+
+/*
+ * v5: a partial index whose WHERE has an IN list makes SQLite build a
+ * throw-away b-tree for the list in every statement that writes the table
+ * (every job update paid for it). The same predicate written with OR costs
+ * nothing; the query that uses the index repeats it verbatim so the planner
+ * still picks it.
+ */
+static const char v5[] =
+    "DROP INDEX jobs_active;\n"
+    "CREATE INDEX jobs_active ON jobs (lease_until)\n"
+    "  WHERE status = 'launching' OR status = 'running';\n";
+
 const struct berth__migration berth__sqlite_migrations[] = {
     {1, "initial schema", v1},
     {2, "claim index without claimed jobs; run usage", v2},
+    {3, "index of jobs with a start deadline", v3},
+    {4, "launch failures marked on their events", v4},
+    {5, "jobs_active without an IN list", v5},
     {0, NULL, NULL},
 };

@@ -1390,14 +1390,17 @@ static void test_store__job_list_filters_and_orders(void **state)
     struct berth_job spec, *v;
     struct berth_job_update u;
     size_t n;
-    int64_t a, b;
+    int64_t a, b, c;
 
     put_host(f->st, "h1", 0, 0, 0);
     a = submit_n(f->st, 50, 0, 0, 5, T0);
     berth_job_init(&spec);
     spec.image = berth_xstrdup("img");
     spec.template_name = berth_xstrdup("tpl");
-    OK(berth_store_job_submit(f->st, &spec, 2, T0, &b, &e_));
+    OK(berth_store_job_submit(f->st, &spec, 1, T0, &b, &e_));
+    spec.start_deadline = 60;
+    OK(berth_store_job_submit(f->st, &spec, 1, T0, &c, &e_));
+    assert_int_equal(c, b + 1);
     berth_job_release(&spec);
     u = upd(a + 1, BERTH_JOB_PENDING, BERTH_JOB_LAUNCHING);
     place(&u, "h1");
@@ -1423,6 +1426,15 @@ static void test_store__job_list_filters_and_orders(void **state)
     OK(berth_store_job_list(f->st, &flt, &v, &n, &e_));
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, a + 1);
+    berth_store_jobs_free(v, n);
+
+    /* pending jobs that carry a start deadline (the worker's sweep) */
+    flt = (struct berth_job_filter)BERTH_JOB_FILTER_INIT;
+    flt.status = BERTH_JOB_PENDING;
+    flt.with_start_deadline = true;
+    OK(berth_store_job_list(f->st, &flt, &v, &n, &e_));
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, c);
     berth_store_jobs_free(v, n);
 
     flt = (struct berth_job_filter)BERTH_JOB_FILTER_INIT;
@@ -1468,6 +1480,10 @@ test_store__stats_count_states_ready_and_launch_failures(void **state)
     assert_int_equal(apply1(f->st, &u, T0), 0);
     u = upd(a + 1, BERTH_JOB_LAUNCHING, BERTH_JOB_LAUNCHING);
     place(&u, "h2");
+    assert_int_equal(apply1(f->st, &u, T0), 0);
+    /* a field update with a reason is an event, not a launch failure */
+    u = upd(a + 1, BERTH_JOB_LAUNCHING, BERTH_JOB_LAUNCHING);
+    u.reason = "waiting for the engine";
     assert_int_equal(apply1(f->st, &u, T0), 0);
     u = upd(a + 1, BERTH_JOB_LAUNCHING, BERTH_JOB_FAILED);
     assert_int_equal(apply1(f->st, &u, T0), 0);

@@ -9,6 +9,8 @@
 
 #include "store_suite.h"
 
+#include "store/store_int.h" /* the migrations, to build an old store */
+
 static char *sqlite_new_url(void)
 {
     char *dir = bt_tmpdir("sqlite");
@@ -151,6 +153,53 @@ static void test_open__newer_schema_is_refused(void **state)
     free(url);
 }
 
+/* A store created by the first release (schema v1) is upgraded in place
+ * and keeps its jobs. */
+static void test_open__v1_store_is_upgraded_in_place(void **state)
+{
+    struct berth_store *st = NULL;
+    struct berth_job_filter f = BERTH_JOB_FILTER_INIT;
+    struct berth_job j, *v;
+    struct berth_err err;
+    char *url = sqlite_new_url();
+    char *sql;
+    int version = 0;
+    size_t n;
+    (void)state;
+
+    sqlite_exec_sql(url, berth__sqlite_migrations[0].sql);
+    sql = berth_xasprintf(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at INTEGER NOT NULL); "
+        "INSERT INTO schema_version VALUES (1, 'initial schema', 0); "
+        "INSERT INTO jobs (image, created_at, ready_at, start_deadline) "
+        "VALUES ('old/image', %lld, %lld, 60)",
+        (long long)T0, (long long)T0);
+    sqlite_exec_sql(url, sql);
+    free(sql);
+
+    berth_err_init(&err);
+    assert_int_equal(berth_store_open(url, &st, &err), 0);
+    assert_int_equal(berth_store_schema_version(st, &version, &err), 0);
+    assert_true(version >= 3);
+    assert_int_equal(berth_store_job_get(st, 1, &j, &err), 0);
+    assert_string_equal(j.image, "old/image");
+    assert_int_equal(j.peak_memory_bytes, -1);
+    berth_job_release(&j);
+    f.status = BERTH_JOB_PENDING;
+    f.with_start_deadline = true;
+    assert_int_equal(berth_store_job_list(st, &f, &v, &n, &err), 0);
+    assert_int_equal(n, 1);
+    berth_store_jobs_free(v, n);
+    assert_int_equal(
+        berth_store_job_claim(st, "w", T0, T0 + 1, 5, &v, &n, &err), 0);
+    assert_int_equal(n, 1);
+    berth_store_jobs_free(v, n);
+    berth_store_free(st);
+    sqlite_drop_url(url);
+    free(url);
+}
+
 static void test_open__memory_store_works_and_is_private(void **state)
 {
     struct berth_store *a = NULL, *b = NULL;
@@ -181,6 +230,7 @@ int main(void)
         cmocka_unit_test(
             test_open__unreachable_postgresql_is_a_transient_error),
         cmocka_unit_test(test_open__newer_schema_is_refused),
+        cmocka_unit_test(test_open__v1_store_is_upgraded_in_place),
         cmocka_unit_test(test_open__memory_store_works_and_is_private),
     };
     int failed =
