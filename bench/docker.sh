@@ -69,6 +69,7 @@ hosts:
   - {name: local, executor: docker, url: "$URL", max_concurrent_jobs: $c}
 EOF
     B="$BERTH --config $d/berth.yaml"
+    $B jobs >/dev/null # create the store before two processes open it
     $B worker --concurrency "$c" --poll-interval 100ms 2>"$d/worker.log" &
     wpid=$!
     $B submit --image local/busybox:latest --command true --count "$N" \
