@@ -157,7 +157,8 @@ struct berth_exec_ops {
     /* Stream logs until the execution ends or fn returns non-zero. */
     int (*logs_follow)(struct berth_exec *ex, const char *execution_id,
                        berth_exec_log_fn fn, void *ctx, struct berth_err *err);
-    /* Stop it: a polite signal, then force after grace_seconds. */
+    /* Stop it: a polite signal, then force after grace_seconds (< 0: the
+     * backend's own grace, e.g. docker's stop_grace_seconds). */
     int (*cancel)(struct berth_exec *ex, const char *execution_id,
                   int grace_seconds, struct berth_err *err);
     /* Remove what is left of a finished execution. */

@@ -36,7 +36,9 @@ struct berth_worker_opts {
     int claim_batch;                 /* jobs per claim; default 256 */
     int64_t retry_base_us;           /* backoff base; default 2 s */
     int64_t retry_max_us;            /* backoff cap; default 300 s */
-    int kill_grace_seconds;          /* SIGTERM -> SIGKILL; default 10 */
+    int kill_grace_seconds;          /* SIGTERM -> SIGKILL; default -1: the
+                                        backend's own (docker: the host's
+                                        stop_grace_seconds) */
     uint64_t seed;                   /* jitter seed; 0 = from the clock */
     const struct berth_clock *clock; /* NULL = real time */
 };

@@ -423,6 +423,32 @@ static int exec_sql(struct sqlite_store *ss, const char *sql, const char *what,
     return 0;
 }
 
+/*
+ * Switching a new file to WAL needs the file to itself for a moment, and
+ * SQLite does not always call the busy handler for it: two processes
+ * opening a fresh store at once (a worker and a submit) would see
+ * "database is locked". Retry for as long as any other wait may last.
+ */
+static int set_wal(struct sqlite_store *ss, struct berth_err *err)
+{
+    int64_t start = berth_mono_us();
+    for (int i = 0;; i++) {
+        char *msg = NULL;
+        int rc =
+            sqlite3_exec(ss->db, "PRAGMA journal_mode = WAL", NULL, NULL, &msg);
+        sqlite3_free(msg);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return exec_sql(ss, "PRAGMA journal_mode = WAL", "cannot open",
+                            err);
+        if (berth_mono_us() - start > BUSY_TIMEOUT_MS * INT64_C(1000))
+            return exec_sql(ss, "PRAGMA journal_mode = WAL", "cannot open",
+                            err);
+        busy_wait(ss, i);
+    }
+}
+
 static int read_version(struct sqlite_store *ss, int *out,
                         struct berth_err *err)
 {
@@ -577,8 +603,7 @@ static int sqlite_open(const char *url, struct berth_store **out,
 
     /* journal_mode reads the header: this is where a file that is not a
      * database is found out. */
-    if (!memory &&
-        (rc = exec_sql(ss, "PRAGMA journal_mode = WAL", "cannot open", err)))
+    if (!memory && (rc = set_wal(ss, err)) != 0)
         goto fail;
     rc = exec_sql(ss,
                   "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "

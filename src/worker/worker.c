@@ -160,6 +160,7 @@ struct berth_worker {
     size_t n_retries;
     size_t cap_retries;
     int64_t store_down_since; /* mono us of the first failure in a row */
+    int64_t ended_this_turn;  /* jobs that finished or were let go */
     volatile sig_atomic_t stop;
     volatile sig_atomic_t dump;
     volatile sig_atomic_t reload;
@@ -184,7 +185,8 @@ void berth_worker_opts_init(struct berth_worker_opts *o)
     o->claim_batch = 256;
     o->retry_base_us = 2 * BERTH_US_PER_SEC;
     o->retry_max_us = 300 * BERTH_US_PER_SEC;
-    o->kill_grace_seconds = 10;
+    o->kill_grace_seconds = -1; /* the backend's (docker: the host's
+                                   stop_grace_seconds) */
 }
 
 static int poll_ms_of(const struct berth_exec *ex)
@@ -464,7 +466,9 @@ static void submit_cleanup(struct berth_worker *w, struct wjob *wj)
 
 static void finish(struct berth_worker *w, struct wjob *wj)
 {
-    (void)w;
+    /* A slot may have come free: --once must claim again before it may
+     * call it a day. */
+    w->ended_this_turn++;
     wj->ph = PH_DONE;
 }
 
@@ -1656,7 +1660,7 @@ static bool once_done(struct berth_worker *w, size_t claimed_now, int64_t now,
     int64_t earliest = INT64_MAX;
 
     if (pool_in_flight(w->pool) > 0 || claimed_now > 0 || w->q.n > 0 ||
-        w->inline_head)
+        w->inline_head || w->ended_this_turn > 0)
         return false;
     for (size_t i = 0; i < w->n_active; i++) {
         const struct wjob *wj = w->active[i];
@@ -1700,6 +1704,7 @@ static int turn(struct berth_worker *w, bool stopping, size_t *got,
 
     *end = TURN_GO_ON;
     *wait_out = 0;
+    w->ended_this_turn = 0;
     if (w->dump) {
         w->dump = 0;
         dump_state(w);

@@ -196,6 +196,20 @@ executors:
         check(w.wait(timeout=30) == 0, "SIGTERM: exit 0")
 
 
+def once_drains_a_one_slot_host():
+    b = Berth("""
+default_executor: mock
+executors:
+  mock: {duration_ms: 30, max_concurrent_jobs: 1}
+""")
+    b.ok("submit", "--image", "img", "--count", "12")
+    rc, _, _ = b.run("worker", "--once")
+    jobs = json.loads(b.ok("jobs", "--limit", "0", "--json"))
+    done = sum(1 for j in jobs if j["status"] == "completed")
+    check(rc == 0 and done == 12,
+          "--once drains a one-slot host, job after job (%d of 12)" % done)
+
+
 def dry_run():
     b = Berth("""
 default_executor: mock
@@ -252,6 +266,7 @@ executors:
 fallback_and_breaker()
 retries()
 timeout_cancel_deadline()
+once_drains_a_one_slot_host()
 dry_run()
 sigterm_busy()
 if FAILS:
