@@ -15,12 +15,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from docker_helpers import (IMAGE, Berth, check, engine,  # noqa: E402
-                            finish, known_gap)
+                            finish)
 
 # The executor reports OOM, peak memory and CPU time (itest_docker checks
-# that); the store keeps them on the job only once it persists
-# BERTH_UPD_USAGE.
-STORE_GAP = "the store does not persist BERTH_UPD_USAGE yet"
+# that) and the store keeps them on the job (BERTH_UPD_USAGE).
 
 E = engine()
 NS = "tw%d" % os.getpid()
@@ -141,17 +139,16 @@ check(j["status"] == "failed" and j["exit_code"] == 137 and
       "out of memory" in (j["last_error"] or ""),
       "over its memory -> failed, 137, out of memory (%s, %s, %s)" %
       (j["status"], j["exit_code"], j["last_error"]))
-known_gap(j["oom_killed"] is True, "oom_killed kept on the job", STORE_GAP)
+check(j["oom_killed"] is True, "oom_killed kept on the job")
 
 j = b.job(j_peak)
 rc, out, _ = logs(j_peak)
 check(j["status"] == "completed" and out == "20000000\n",
       "the 20 MB job completed: %r" % out)
-known_gap((j["peak_memory_bytes"] or 0) > 20000000,
-          "peak memory kept on the job: %s" % j["peak_memory_bytes"],
-          STORE_GAP)
-known_gap((j["cpu_time_us"] or 0) > 0,
-          "cpu time kept on the job: %s" % j["cpu_time_us"], STORE_GAP)
+check((j["peak_memory_bytes"] or 0) > 20000000,
+      "peak memory kept on the job: %s" % j["peak_memory_bytes"])
+check((j["cpu_time_us"] or 0) > 0,
+      "cpu time kept on the job: %s" % j["cpu_time_us"])
 
 j = b.job(j_adopt)
 rc, out, _ = logs(j_adopt)
