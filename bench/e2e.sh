@@ -36,10 +36,25 @@ if [ -z "$pg" ] && [ "${BERTH_BENCH_ONLY:-}" != sqlite ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The seven rules of the system berth replaces are in the path: every job
+# is routed through them (none matches a plain job: it falls to the
+# default, after all seven were evaluated).
 cat >"$tmp/berth.yaml" <<'EOF'
 default_executor: mock
 executors:
   mock: {max_concurrent_jobs: 100000, stdout: "hello\n"}
+  fargate: {type: mock}
+  cloudrun: {type: mock}
+users:
+  alice: {groups: [premium]}
+routing_rules:
+  - {condition: "memory_mb > 8192", executor: fargate, priority: 1}
+  - {condition: "cpu_cores > 4.0", executor: fargate, priority: 2}
+  - {condition: "timeout_seconds > 3600", executor: fargate, priority: 3}
+  - {condition: 'template.name.startswith("ml-")', executor: fargate, priority: 4}
+  - {condition: 'template.name.startswith("batch-")', executor: cloudrun, priority: 5}
+  - {condition: 'user and user.groups.filter(name="premium").exists()', executor: cloudrun, priority: 6}
+  - {condition: 'template.name.startswith("test-")', executor: mock, priority: 7}
 EOF
 
 now_ns() { date +%s%N; }
