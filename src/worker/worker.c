@@ -615,6 +615,33 @@ static void note_wait(struct berth_worker *w, struct wjob *wj, const char *why)
     u->u.wait_reason = upd_str(u, why);
 }
 
+/* Fail a pending job whose start deadline passed; detail is the last reason
+ * it could not be placed. */
+static void fail_deadline(struct berth_worker *w, struct wjob *wj,
+                          const char *detail)
+{
+    char *why = berth_xasprintf("start deadline of %" PRId64
+                                "s passed while pending: %s",
+                                wj->j.start_deadline, detail);
+    fail_pending(w, wj, why);
+    free(why);
+}
+
+/* Put the router's placement on the job we hold and on its update. */
+static void set_placement(struct wjob *wj, struct upd *u,
+                          const struct berth_route_result *res)
+{
+    set_str(&wj->j.executor, res->executor);
+    set_str(&wj->j.host, res->host);
+    set_str(&wj->j.routing_reason, res->reason);
+    wj->j.rule_index = res->rule_index;
+    u->u.set |= BERTH_UPD_PLACEMENT;
+    u->u.executor = wj->j.executor;
+    u->u.host = wj->j.host;
+    u->u.routing_reason = wj->j.routing_reason;
+    u->u.rule_index = res->rule_index;
+}
+
 /* Place a pending job we hold: route, take a token, queue the reservation. */
 static void place_job(struct berth_worker *w, struct wjob *wj, int64_t now)
 {
@@ -624,12 +651,8 @@ static void place_job(struct berth_worker *w, struct wjob *wj, int64_t now)
     struct upd *u;
 
     if (dl && now >= dl) {
-        char *why = berth_xasprintf(
-            "start deadline of %" PRId64 "s passed while pending: %s",
-            wj->j.start_deadline,
-            wj->j.wait_reason ? wj->j.wait_reason : "not placed yet");
-        fail_pending(w, wj, why);
-        free(why);
+        fail_deadline(w, wj,
+                      wj->j.wait_reason ? wj->j.wait_reason : "not placed yet");
         return;
     }
     berth_err_init(&err);
@@ -671,17 +694,9 @@ static void place_job(struct berth_worker *w, struct wjob *wj, int64_t now)
         free(why);
         return;
     }
-    set_str(&wj->j.executor, res.executor);
-    set_str(&wj->j.host, res.host);
-    set_str(&wj->j.routing_reason, res.reason);
-    wj->j.rule_index = res.rule_index;
     u = upd_new(w, U_RESERVE, wj, BERTH_JOB_LAUNCHING);
     u->u.reason = upd_str(u, res.reason);
-    u->u.set = BERTH_UPD_PLACEMENT;
-    u->u.executor = wj->j.executor;
-    u->u.host = wj->j.host;
-    u->u.routing_reason = wj->j.routing_reason;
-    u->u.rule_index = res.rule_index;
+    set_placement(wj, u, &res);
     wj->ph = PH_RESERVE;
     /* Count the slot now, so the next jobs of this batch see it taken; a
      * refused reservation gives it back. */
@@ -718,18 +733,11 @@ static void fallback_or_retry(struct berth_worker *w, struct wjob *wj,
      * move; our instance reference follows the job. */
     put_ref(w, wj);
     berth_router_note_released(w->router, wj->j.host, &wj->j);
-    set_str(&wj->j.executor, res.executor);
-    set_str(&wj->j.host, res.host);
-    set_str(&wj->j.routing_reason, res.reason);
-    wj->j.rule_index = res.rule_index;
-    berth_router_note_reserved(w->router, wj->j.host, &wj->j);
     u = upd_new(w, U_MOVE, wj, BERTH_JOB_LAUNCHING);
     u->u.reason = upd_str(u, why);
-    u->u.set = BERTH_UPD_PLACEMENT | BERTH_UPD_ERROR;
-    u->u.executor = wj->j.executor;
-    u->u.host = wj->j.host;
-    u->u.routing_reason = wj->j.routing_reason;
-    u->u.rule_index = res.rule_index;
+    set_placement(wj, u, &res);
+    berth_router_note_reserved(w->router, wj->j.host, &wj->j);
+    u->u.set |= BERTH_UPD_ERROR;
     u->u.last_error = upd_str(u, msg);
     free(why);
 }
@@ -1289,7 +1297,6 @@ static int sweep_deadlines(struct berth_worker *w, int64_t now,
         struct berth_err rerr;
         struct wjob *wj;
         int64_t dl = deadline_of(&v[i]);
-        char *why;
         bool held = false;
 
         if (!dl || now < dl)
@@ -1303,14 +1310,10 @@ static int sweep_deadlines(struct berth_worker *w, int64_t now,
                 0 &&
             res.outcome == BERTH_ROUTE_PLACED)
             continue; /* it fits now: a claim will take it */
-        why = berth_xasprintf(
-            "start deadline of %" PRId64 "s passed while pending: %s",
-            v[i].start_deadline, rerr.rc ? rerr.msg : res.reason);
         wj = wjob_from(&v[i]);
         wj->ph = PH_STORE;
         active_add(w, wj);
-        fail_pending(w, wj, why);
-        free(why);
+        fail_deadline(w, wj, rerr.rc ? rerr.msg : res.reason);
     }
     berth_store_jobs_free(v, n);
     return 0;
@@ -1343,6 +1346,13 @@ static int check_cancels(struct berth_worker *w, struct berth_err *err)
     return 0;
 }
 
+/* Has a running job outlived its timeout? */
+static bool timeout_due(const struct wjob *wj, int64_t now)
+{
+    return wj->j.timeout_seconds > 0 && wj->j.started_at > 0 &&
+           now >= wj->j.started_at + wj->j.timeout_seconds * BERTH_US_PER_SEC;
+}
+
 /* Status calls for running jobs that are due, batched per host. */
 static void poll_running(struct berth_worker *w, int64_t now)
 {
@@ -1354,10 +1364,7 @@ static void poll_running(struct berth_worker *w, int64_t now)
             continue;
         /* A kill is due: timeout or cancel. */
         if (wj->kill_at == 0 &&
-            (wj->intent == IN_CANCEL ||
-             (wj->j.timeout_seconds > 0 && wj->j.started_at > 0 &&
-              now >= wj->j.started_at +
-                         wj->j.timeout_seconds * BERTH_US_PER_SEC))) {
+            (wj->intent == IN_CANCEL || timeout_due(wj, now))) {
             if (wj->intent == IN_NONE)
                 wj->intent = IN_TIMEOUT;
             wj->kill_at = now;
@@ -1381,10 +1388,7 @@ static void poll_running(struct berth_worker *w, int64_t now)
             if (o->ph != PH_RUN || o->next_at > now || o->ex != wj->ex)
                 continue;
             if (o != wj && (o->intent == IN_CANCEL ||
-                            (o->kill_at == 0 && o->j.timeout_seconds > 0 &&
-                             o->j.started_at > 0 &&
-                             now >= o->j.started_at + o->j.timeout_seconds *
-                                                          BERTH_US_PER_SEC)))
+                            (o->kill_at == 0 && timeout_due(o, now))))
                 continue; /* handled by the kill path on its turn */
             o->ph = PH_BUSY;
             c->jobs[c->n] = o;
