@@ -342,10 +342,9 @@ static int check_claim(const char *owner, int64_t now, int64_t lease_until,
     return 0;
 }
 
-int berth_store_job_claim(struct berth_store *st, const char *owner,
-                          int64_t now, int64_t lease_until, size_t max,
-                          struct berth_job **out, size_t *n,
-                          struct berth_err *err)
+static int claim(struct berth_store *st, bool orphans, const char *owner,
+                 int64_t now, int64_t lease_until, size_t max,
+                 struct berth_job **out, size_t *n, struct berth_err *err)
 {
     int rc;
     *out = NULL;
@@ -354,8 +353,16 @@ int berth_store_job_claim(struct berth_store *st, const char *owner,
         return rc;
     if (max == 0)
         return 0;
-    return st->ops->job_claim(st, false, owner, now, lease_until, max, out, n,
+    return st->ops->job_claim(st, orphans, owner, now, lease_until, max, out, n,
                               err);
+}
+
+int berth_store_job_claim(struct berth_store *st, const char *owner,
+                          int64_t now, int64_t lease_until, size_t max,
+                          struct berth_job **out, size_t *n,
+                          struct berth_err *err)
+{
+    return claim(st, false, owner, now, lease_until, max, out, n, err);
 }
 
 int berth_store_job_claim_orphans(struct berth_store *st, const char *owner,
@@ -363,15 +370,7 @@ int berth_store_job_claim_orphans(struct berth_store *st, const char *owner,
                                   struct berth_job **out, size_t *n,
                                   struct berth_err *err)
 {
-    int rc;
-    *out = NULL;
-    *n = 0;
-    if ((rc = check_claim(owner, now, lease_until, err)) != 0)
-        return rc;
-    if (max == 0)
-        return 0;
-    return st->ops->job_claim(st, true, owner, now, lease_until, max, out, n,
-                              err);
+    return claim(st, true, owner, now, lease_until, max, out, n, err);
 }
 
 int berth_store_lease_renew(struct berth_store *st, const char *owner,
