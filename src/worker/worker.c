@@ -1555,6 +1555,7 @@ static void do_reload(struct berth_worker *w)
     struct berth_config *nc;
     struct berth_router *nr;
     struct berth_err err;
+    bool busy;
 
     w->reload = 0;
     if (!w->reload_fn)
@@ -1562,14 +1563,16 @@ static void do_reload(struct berth_worker *w)
     nc = w->reload_fn(w->reload_ctx);
     if (!nc)
         return; /* the hook logged why; the running config stays */
-    /* Jobs in flight hold instances of the old router: switch only when
-     * none do, else try again at the next turn. */
-    for (size_t i = 0; i < w->n_active; i++) {
-        if (w->active[i]->has_ref || pool_in_flight(w->pool) > 0) {
-            berth_config_free(nc);
-            w->reload = 1;
-            return;
-        }
+    /* Jobs and calls in flight (a cleanup outlives its job) hold instances
+     * of the old router: switch only when none do, else try again at the
+     * next turn. */
+    busy = pool_in_flight(w->pool) > 0 || w->inline_head;
+    for (size_t i = 0; i < w->n_active && !busy; i++)
+        busy = w->active[i]->has_ref;
+    if (busy) {
+        berth_config_free(nc);
+        w->reload = 1;
+        return;
     }
     berth_err_init(&err);
     if (berth_router_new(nc, w->o.clock, &nr, &err) != 0) {

@@ -168,10 +168,15 @@ class Berth:
         return json.loads(self.ok(*args))
 
     def popen(self, *args):
-        log = open(os.path.join(self.d, "worker-%d.log" % time.time_ns()),
-                   "w")
+        self.log_path = os.path.join(self.d,
+                                     "worker-%d.log" % time.time_ns())
+        log = open(self.log_path, "w")
         return subprocess.Popen(self.argv(*args), cwd=self.d, env=self.env,
                                 stdout=log, stderr=log)
+
+    def last_log(self):
+        with open(self.log_path) as f:
+            return f.read()
 
     def wait_status(self, job, states, timeout=60):
         end = time.time() + timeout
@@ -365,6 +370,39 @@ def test_restart_same_id_adopts():
     fake.stop()
 
 
+def test_reload_waits_for_cleanup_in_flight():
+    d = scenario("reload")
+    fake = Fake(d)
+    # The removal of the finished execution is answered 3 s late: it is
+    # still in flight, holding the old router's instance, when SIGHUP
+    # comes and the worker holds no job any more.
+    fake.call("POST", "/_fake/inject", {"method": "DELETE",
+                                        "path_contains": "/executions/",
+                                        "delay_ms": 3000, "count": 1})
+    b = Berth(d, fake)
+    b.ok("submit", "batch-report")
+    w = b.popen("worker", "--poll-interval", "100ms")
+    b.wait_status(1, ["completed", "failed"])
+    end = time.time() + 30
+    while time.time() < end and fake.count("DELETE", "/executions/") == 0:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    w.send_signal(signal.SIGHUP)
+    # past the late answer of the removal
+    end = time.time() + 4
+    while time.time() < end and w.poll() is None:
+        time.sleep(0.05)
+    check(w.poll() is None, "the worker survives a reload during a "
+          "cleanup call (%s)" % w.poll())
+    if w.poll() is None:
+        w.send_signal(signal.SIGTERM)
+    check(w.wait(timeout=60) == 0, "it exits 0 on SIGTERM")
+    log = b.last_log()
+    check("config reloaded" in log, "the new config was taken")
+    check("cleanup failed" not in log, "the cleanup call succeeded")
+    fake.stop()
+
+
 def test_burst_respects_bucket():
     rate, burst, n = 20, 50, 500
     d = scenario("burst")
@@ -433,6 +471,7 @@ def main():
     test_restart_adopts_launch_in_flight()
     test_restart_same_id_adopts()
     test_burst_respects_bucket()
+    test_reload_waits_for_cleanup_in_flight()
     if FAILS:
         print("%d check(s) failed (directories kept)" % len(FAILS))
         sys.exit(1)
