@@ -68,7 +68,8 @@ struct wjob {
     char *excl[MAX_EXCL];
     size_t nexcl;
     int64_t next_at;
-    int64_t kill_at; /* when the kill was sent; 0 = not sent */
+    int64_t kill_at;  /* when the kill was sent; 0 = not sent */
+    bool kill_failed; /* the kill call failed: send it again */
     struct berth_exec *ex;
 };
 
@@ -981,6 +982,12 @@ static void on_status(struct berth_worker *w, struct call *c)
             dispatch(w, lc);
             continue;
         }
+        /* Still running after a kill that failed: send it again at the
+         * next poll. */
+        if (wj->kill_failed) {
+            wj->kill_failed = false;
+            wj->kill_at = 0;
+        }
         wj->ph = PH_RUN;
         wj->next_at = now + interval;
     }
@@ -1001,10 +1008,13 @@ static void on_logs(struct berth_worker *w, struct call *c)
 static void on_cancel(struct berth_worker *w, struct call *c)
 {
     struct wjob *wj = c->jobs[0];
-    if (c->rc != 0)
+    if (c->rc != 0) {
         berth_log(BERTH_LOG_WARN, "cannot stop job", BL_I("job", wj->j.id),
                   BL_S("error", c->err.msg));
-    /* Follow it until the backend says it ended. */
+        wj->kill_failed = true;
+    }
+    /* Follow it until the backend says it ended (or, after a failed kill,
+     * that it still runs: then the kill is sent again). */
     wj->ph = PH_RUN;
     wj->next_at = now_us(w);
 }

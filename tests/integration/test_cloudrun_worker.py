@@ -370,6 +370,35 @@ def test_restart_same_id_adopts():
     fake.stop()
 
 
+def test_kill_sent_again_after_it_failed():
+    d = scenario("rekill")
+    fake = Fake(d)
+    # The first executions.cancel is refused (400, the execution still
+    # running): the worker must send the kill again, not follow the job
+    # past its timeout for ever.
+    fake.call("POST", "/_fake/inject", {"method": "POST",
+                                        "path_contains": ":cancel",
+                                        "status": 400, "count": 1})
+    b = Berth(d, fake)
+    b.ok("submit", "batch-report", "--env", "FAKE_DURATION_MS=-1",
+         "--timeout", "1")
+    w = b.popen("worker", "--once", "--poll-interval", "100ms")
+    try:
+        rc = w.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        w.wait()
+        rc = None
+    check(rc == 0, "worker --once exits 0 (%s)" % rc)
+    j = b.json("job", "1", "--json")
+    check(j["status"] == "timed_out", "killed at its timeout after a "
+          "failed kill (%s)" % j["status"])
+    check(fake.count("POST", ":cancel", 400) == 1 and
+          fake.count("POST", ":cancel", 200) == 1,
+          "one refused kill, then one accepted")
+    fake.stop()
+
+
 def test_reload_waits_for_cleanup_in_flight():
     d = scenario("reload")
     fake = Fake(d)
@@ -471,6 +500,7 @@ def main():
     test_restart_adopts_launch_in_flight()
     test_restart_same_id_adopts()
     test_burst_respects_bucket()
+    test_kill_sent_again_after_it_failed()
     test_reload_waits_for_cleanup_in_flight()
     if FAILS:
         print("%d check(s) failed (directories kept)" % len(FAILS))
