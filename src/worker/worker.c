@@ -43,7 +43,7 @@
 
 enum phase {
     PH_NEW,     /* claimed, pending: to be routed */
-    PH_TOKEN,   /* waiting for a launch token (pending or launching) */
+    PH_TOKEN,   /* pending, waiting for a launch token */
     PH_RESERVE, /* reservation queued in the update batch */
     PH_LAUNCH,  /* launch call in flight */
     PH_RUN,     /* running, idle until next_at */
@@ -813,15 +813,9 @@ static void handle_update(struct berth_worker *w, struct upd *u)
          * reconciled it after our lease lapsed): it is not ours. */
         if (u->kind != U_WAIT && u->kind != U_NOTE && u->kind != U_DROP)
             log_lost(wj, u);
-        if (u->kind == U_RESERVE)
-            berth_router_note_released(w->router, wj->j.host, &wj->j);
-        if (u->kind == U_RESERVE || u->kind == U_WAIT || u->kind == U_NOTE ||
-            u->kind == U_DROP || u->kind == U_FAIL) {
-            put_ref(w, wj);
-            finish(w, wj);
-            return;
-        }
-        if (wj->j.host)
+        /* Give back the slot we counted, if the job held one. */
+        if (wj->j.host && u->kind != U_WAIT && u->kind != U_NOTE &&
+            u->kind != U_DROP && u->kind != U_FAIL)
             berth_router_note_released(w->router, wj->j.host, &wj->j);
         put_ref(w, wj);
         finish(w, wj);
@@ -846,14 +840,7 @@ static void handle_update(struct berth_worker *w, struct upd *u)
     switch (u->kind) {
     case U_RESERVE:
         wj->j.status = BERTH_JOB_LAUNCHING;
-        berth_err_init(&err);
-        if (get_ref(w, wj, &err) != 0) {
-            berth_router_launch_result(w->router, wj->j.host, false);
-            fallback_or_retry(w, wj, err.msg, true);
-            return;
-        }
-        submit_launch(w, wj);
-        break;
+        /* fall through */
     case U_MOVE:
         berth_err_init(&err);
         if (get_ref(w, wj, &err) != 0) {
@@ -1212,17 +1199,14 @@ static void reconcile(struct berth_worker *w, struct berth_job *v, size_t n)
         active_add(w, wj);
         berth_err_init(&e2);
         if (!wj->j.host || get_ref(w, wj, &e2) != 0) {
-            /* Its host is gone: nothing can be asked. */
-            if (wj->j.status == BERTH_JOB_LAUNCHING)
-                retry_or_fail(w, wj,
-                              "its worker stopped and its host is "
-                              "gone",
-                              true);
-            else
-                retry_or_fail(w, wj,
-                              "lost: its worker stopped and its host "
-                              "is gone",
-                              true);
+            /* Its host is gone: nothing can be asked. A running job is
+             * lost; a launching one may never have started. */
+            retry_or_fail(w, wj,
+                          wj->j.status == BERTH_JOB_LAUNCHING
+                              ? "its worker stopped and its host is gone"
+                              : "lost: its worker stopped and its host is "
+                                "gone",
+                          true);
             continue;
         }
         /* The store kept its reservation, so usage already counts it. */
@@ -1414,19 +1398,8 @@ static void place_new(struct berth_worker *w, int64_t now)
 {
     for (size_t i = 0; i < w->n_active; i++) {
         struct wjob *wj = w->active[i];
-        if ((wj->ph == PH_NEW || wj->ph == PH_TOKEN) && wj->next_at <= now) {
-            if (wj->ph == PH_TOKEN && wj->j.status == BERTH_JOB_LAUNCHING) {
-                int64_t wait;
-                if (berth_router_take_token(w->router, wj->j.executor, &wait)) {
-                    submit_launch(w, wj);
-                    wj->ph = PH_LAUNCH;
-                } else {
-                    wj->next_at = now + wait;
-                }
-                continue;
-            }
+        if ((wj->ph == PH_NEW || wj->ph == PH_TOKEN) && wj->next_at <= now)
             place_job(w, wj, now);
-        }
     }
 }
 
