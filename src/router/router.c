@@ -118,6 +118,14 @@ void berth_router_free(struct berth_router *r)
     free(r);
 }
 
+/* Do two optional strings differ (NULL only equals NULL)? */
+static bool str_differs(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a != b;
+    return strcmp(a, b) != 0;
+}
+
 static struct rhost *host_find(struct berth_router *r, const char *name)
 {
     for (size_t i = 0; i < r->n_hosts; i++)
@@ -151,10 +159,8 @@ int berth_router_sync(struct berth_router *r, struct berth_store *st,
             memset(h, 0, sizeof(*h));
             h->health = -1;
         } else if (strcmp(h->h.executor, v[i].executor) != 0 ||
-                   (h->h.url && v[i].url && strcmp(h->h.url, v[i].url)) ||
-                   (!h->h.options_json != !v[i].options_json) ||
-                   (h->h.options_json && v[i].options_json &&
-                    strcmp(h->h.options_json, v[i].options_json))) {
+                   str_differs(h->h.url, v[i].url) ||
+                   str_differs(h->h.options_json, v[i].options_json)) {
             /* Redefined: a new instance and a new health answer. */
             if (h->refs == 0)
                 host_drop_instance(h);

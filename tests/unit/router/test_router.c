@@ -375,6 +375,45 @@ static void test_router__instances_created_once_and_released(void **s)
     fx_free(f);
 }
 
+/* A host redefined with a URL where it had none (or the other way) is a new
+ * place: its instance is made again. */
+static void test_router__url_given_later_makes_a_new_instance(void **s)
+{
+    struct fx *f = fx_new(two_hosts);
+    struct berth_exec *e;
+    struct berth_err err;
+    struct berth_host h;
+    (void)s;
+
+    berth_err_init(&err);
+    assert_int_equal(berth_router_instance_get(f->r, "a", &e, &err), 0);
+    berth_router_instance_put(f->r, "a");
+    assert_int_equal(berth_router_instances_created(f->r), 1);
+
+    berth_host_init(&h);
+    h.name = berth_xstrdup("a");
+    h.executor = berth_xstrdup("mock");
+    h.url = berth_xstrdup("mock://elsewhere");
+    h.max_concurrent_jobs = 2;
+    h.weight = 1;
+    h.enabled = true;
+    assert_int_equal(berth_store_host_put(f->st, &h, true, &err), 0);
+    assert_int_equal(berth_router_sync(f->r, f->st, &err), 0);
+    assert_int_equal(berth_router_instance_get(f->r, "a", &e, &err), 0);
+    berth_router_instance_put(f->r, "a");
+    assert_int_equal(berth_router_instances_created(f->r), 2);
+
+    free(h.url);
+    h.url = NULL;
+    assert_int_equal(berth_store_host_put(f->st, &h, true, &err), 0);
+    assert_int_equal(berth_router_sync(f->r, f->st, &err), 0);
+    assert_int_equal(berth_router_instance_get(f->r, "a", &e, &err), 0);
+    berth_router_instance_put(f->r, "a");
+    assert_int_equal(berth_router_instances_created(f->r), 3);
+    berth_host_release(&h);
+    fx_free(f);
+}
+
 static void test_router__token_bucket(void **s)
 {
     struct fx *f = fx_new("default_executor: mock\n"
@@ -448,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_router__never_when_every_candidate_disabled),
         cmocka_unit_test(test_router__excluded_host_is_skipped),
         cmocka_unit_test(test_router__instances_created_once_and_released),
+        cmocka_unit_test(test_router__url_given_later_makes_a_new_instance),
         cmocka_unit_test(test_router__token_bucket),
         cmocka_unit_test(test_router__explain_trace_lists_every_step),
     };
