@@ -603,8 +603,8 @@ void berth_route_trace_release(struct berth_route_trace *t)
     berth_route_trace_init(t);
 }
 
-static const struct bucket *bucket_of(const struct berth_router *r,
-                                      const char *executor)
+static struct bucket *bucket_of(const struct berth_router *r,
+                                const char *executor)
 {
     for (size_t i = 0; i < r->n_buckets; i++)
         if (strcmp(r->buckets[i].executor, executor) == 0)
@@ -847,13 +847,10 @@ void berth_router_note_released(struct berth_router *r, const char *host,
 bool berth_router_take_token(struct berth_router *r, const char *executor,
                              int64_t *wait_us)
 {
-    struct bucket *b = NULL;
+    struct bucket *b = bucket_of(r, executor);
     int64_t now = now_us(r);
 
     *wait_us = 0;
-    for (size_t i = 0; i < r->n_buckets; i++)
-        if (strcmp(r->buckets[i].executor, executor) == 0)
-            b = &r->buckets[i];
     if (!b)
         return true;
     if (now > b->last) {
