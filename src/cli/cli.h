@@ -58,6 +58,10 @@ int cli_config_load(const char *path, bool explicit_path,
                     struct berth_config **out, bool *builtin);
 /* The store, opened once (with the config's hosts and templates synced). */
 int cli_store(struct cli *c, struct berth_store **out);
+/* Sync a config's hosts and templates into a store (a no-op when the file's
+ * declarations did not change since the last sync). */
+int cli_sync_config(struct berth_store *st, const struct berth_config *cfg,
+                    struct berth_err *err);
 
 /* Command handlers (src/cli/cmd_*.c). */
 int cmd_submit(struct cli *c, int argc, char **argv);

@@ -77,6 +77,15 @@ static struct berth_config *reload_config(void *ctx)
         return NULL;
     }
     berth_buf_release(&report);
+    /* DESIGN.md § Worker: SIGHUP re-syncs executors and hosts too. The
+     * hook runs on the worker's main thread, which owns the store. */
+    if (cli_sync_config(c->store, nc, &err) != 0) {
+        berth_log(BERTH_LOG_ERROR,
+                  "config reload refused; keeping the running config",
+                  BL_S("config", c->config_path), BL_S("error", err.msg));
+        berth_config_free(nc);
+        return NULL;
+    }
     return nc;
 }
 

@@ -24,8 +24,8 @@
 #define META_FINGERPRINT "config_fingerprint"
 #define META_HOSTS       "config_hosts"
 
-static int sync_config(struct berth_store *st, const struct berth_config *cfg,
-                       struct berth_err *err)
+int cli_sync_config(struct berth_store *st, const struct berth_config *cfg,
+                    struct berth_err *err)
 {
     struct berth_host *hosts = NULL;
     size_t nh = 0;
@@ -111,7 +111,7 @@ int cli_store(struct cli *c, struct berth_store **out)
     berth_err_init(&err);
     if (berth_store_open(url, &c->store, &err) != 0)
         return cli_fail("cannot open store '%s': %s", url, err.msg);
-    if (sync_config(c->store, cfg, &err) != 0)
+    if (cli_sync_config(c->store, cfg, &err) != 0)
         return cli_fail("cannot sync config '%s' into store '%s': %s",
                         cfg->path ? cfg->path : "(built-in)", url, err.msg);
     *out = c->store;

@@ -263,12 +263,49 @@ executors:
           (len(recs), len(set(recs))))
 
 
+def reload_syncs_hosts():
+    """DESIGN.md § Worker: SIGHUP re-syncs executors/hosts. Nothing but the
+    worker opens the store here, so only its reload can write the new
+    host."""
+    import sqlite3
+    base = """
+store: sqlite:berth.db
+default_executor: mock
+executors:
+  mock: {record_dir: rec}
+hosts:
+  - {name: m1, executor: mock, max_concurrent_jobs: 2}
+"""
+    b = Berth(base)
+    w = b.start_worker()
+    try:
+        end = time.time() + 30
+        while time.time() < end and 'msg="worker started"' not in b.log():
+            time.sleep(0.05)
+        b.write(base + "  - {name: m2, executor: mock, "
+                "max_concurrent_jobs: 3}\n")
+        w.send_signal(signal.SIGHUP)
+        end = time.time() + 30
+        while time.time() < end and "config reloaded" not in b.log():
+            time.sleep(0.05)
+        check("config reloaded" in b.log(), "SIGHUP: config reloaded")
+        db = sqlite3.connect(os.path.join(b.d, "berth.db"))
+        rows = dict(db.execute("SELECT name, max_concurrent_jobs FROM hosts"))
+        db.close()
+        check(rows.get("m2") == 3,
+              "the reloaded file's new host is in the store (%s)" % rows)
+    finally:
+        w.send_signal(signal.SIGTERM)
+        check(w.wait(timeout=30) == 0, "SIGTERM: exit 0")
+
+
 fallback_and_breaker()
 retries()
 timeout_cancel_deadline()
 once_drains_a_one_slot_host()
 dry_run()
 sigterm_busy()
+reload_syncs_hosts()
 if FAILS:
     print("%d check(s) failed" % len(FAILS))
     sys.exit(1)
