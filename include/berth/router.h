@@ -16,7 +16,8 @@
  * job is routed again.
  *
  * Executor instances are created once per (executor, host), reused, and
- * released when their host is removed or disabled and nothing holds them.
+ * released when their host is removed, disabled or redefined (another URL,
+ * executor or options) and nothing holds them.
  *
  * Threads: a router belongs to one thread. Instances it hands out may be
  * used from other threads while a reference is held.
@@ -145,6 +146,15 @@ void berth_router_launch_result(struct berth_router *r, const char *host,
 int berth_router_instance_get(struct berth_router *r, const char *host,
                               struct berth_exec **out, struct berth_err *err);
 void berth_router_instance_put(struct berth_router *r, const char *host);
+/*
+ * Release a reference on the instance ex of host. Unlike
+ * berth_router_instance_put(), this also releases an instance that the
+ * host's redefinition (berth_router_sync()) replaced while it was held: such
+ * an instance lives until its last holder lets it go. For holders that keep
+ * their reference across syncs (the worker).
+ */
+void berth_router_instance_release(struct berth_router *r, const char *host,
+                                   struct berth_exec *ex);
 
 /* Free job slots over every enabled host of an enabled executor: the most
  * jobs it is worth claiming now. */

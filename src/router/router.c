@@ -40,6 +40,13 @@ struct rhost {
     int refs;
 };
 
+/* An instance replaced by its host's redefinition while it was held: it
+ * lives until its last holder releases it. */
+struct retired {
+    struct berth_exec *ex;
+    int refs;
+};
+
 struct bucket {
     const char *executor; /* borrowed from the config */
     double rate;
@@ -55,6 +62,9 @@ struct berth_router {
     struct rhost *hosts;
     size_t n_hosts;
     size_t cap_hosts;
+    struct retired *retired;
+    size_t n_retired;
+    size_t cap_retired;
     struct bucket *buckets;
     size_t n_buckets;
     size_t instances_created;
@@ -113,6 +123,9 @@ void berth_router_free(struct berth_router *r)
         host_drop_instance(&r->hosts[i]);
         berth_host_release(&r->hosts[i].h);
     }
+    for (size_t i = 0; i < r->n_retired; i++)
+        berth_exec_destroy(r->retired[i].ex);
+    free(r->retired);
     free(r->hosts);
     free(r->buckets);
     free(r);
@@ -161,9 +174,21 @@ int berth_router_sync(struct berth_router *r, struct berth_store *st,
         } else if (strcmp(h->h.executor, v[i].executor) != 0 ||
                    str_differs(h->h.url, v[i].url) ||
                    str_differs(h->h.options_json, v[i].options_json)) {
-            /* Redefined: a new instance and a new health answer. */
-            if (h->refs == 0)
-                host_drop_instance(h);
+            /* Redefined: a new instance and a new health answer. An
+             * instance still held lives on for its holders only. */
+            if (h->refs > 0) {
+                if (r->n_retired == r->cap_retired) {
+                    r->cap_retired = r->cap_retired ? r->cap_retired * 2 : 4;
+                    r->retired = berth_xrealloc(
+                        r->retired, r->cap_retired * sizeof(*r->retired));
+                }
+                r->retired[r->n_retired].ex = h->ex;
+                r->retired[r->n_retired].refs = h->refs;
+                r->n_retired++;
+                h->ex = NULL;
+                h->refs = 0;
+            }
+            host_drop_instance(h);
             h->health = -1;
         }
         berth_host_release(&h->h);
@@ -892,6 +917,22 @@ void berth_router_instance_put(struct berth_router *r, const char *host)
     h->refs--;
     if (h->refs == 0 && h->gone)
         host_drop_instance(h);
+}
+
+void berth_router_instance_release(struct berth_router *r, const char *host,
+                                   struct berth_exec *ex)
+{
+    for (size_t i = 0; i < r->n_retired; i++) {
+        struct retired *t = &r->retired[i];
+        if (t->ex != ex)
+            continue;
+        if (--t->refs == 0) {
+            berth_exec_destroy(t->ex);
+            *t = r->retired[--r->n_retired];
+        }
+        return;
+    }
+    berth_router_instance_put(r, host);
 }
 
 int64_t berth_router_free_slots(const struct berth_router *r)

@@ -218,7 +218,7 @@ static void active_add(struct berth_worker *w, struct wjob *wj)
 static void put_ref(struct berth_worker *w, struct wjob *wj)
 {
     if (wj->has_ref) {
-        berth_router_instance_put(w->router, wj->j.host);
+        berth_router_instance_release(w->router, wj->j.host, wj->ex);
         wj->has_ref = false;
         wj->ex = NULL;
     }
@@ -1102,7 +1102,7 @@ static void take_calls(struct berth_worker *w, int64_t timeout_us)
                 berth_log(BERTH_LOG_WARN, "cleanup failed",
                           BL_I("job", c->job_id), BL_S("host", c->host),
                           BL_S("error", c->err.msg));
-            berth_router_instance_put(w->router, c->host);
+            berth_router_instance_release(w->router, c->host, c->ex);
             break;
         }
         call_free(c);

@@ -414,6 +414,43 @@ static void test_router__url_given_later_makes_a_new_instance(void **s)
     fx_free(f);
 }
 
+/* A host redefined while its instance is held: the holders keep the old
+ * instance until they let it go; new users get one for the new definition. */
+static void test_router__redefined_host_in_use_gets_a_new_instance(void **s)
+{
+    struct fx *f = fx_new(two_hosts);
+    struct berth_exec *old, *e;
+    struct berth_err err;
+    struct berth_host h;
+    (void)s;
+
+    berth_err_init(&err);
+    assert_int_equal(berth_router_instance_get(f->r, "a", &old, &err), 0);
+    berth_host_init(&h);
+    h.name = berth_xstrdup("a");
+    h.executor = berth_xstrdup("mock");
+    h.url = berth_xstrdup("mock://elsewhere");
+    h.max_concurrent_jobs = 2;
+    h.weight = 1;
+    h.enabled = true;
+    assert_int_equal(berth_store_host_put(f->st, &h, true, &err), 0);
+    berth_host_release(&h);
+    assert_int_equal(berth_router_sync(f->r, f->st, &err), 0);
+
+    assert_int_equal(berth_router_instance_get(f->r, "a", &e, &err), 0);
+    assert_true(e != old);
+    assert_int_equal(berth_router_instances_created(f->r), 2);
+    assert_int_equal(berth_exec_health(old, &err), 0); /* still usable */
+    berth_router_instance_release(f->r, "a", old);
+    /* the current instance is still the new one, and still held once */
+    assert_int_equal(berth_router_instance_get(f->r, "a", &old, &err), 0);
+    assert_ptr_equal(old, e);
+    berth_router_instance_release(f->r, "a", old);
+    berth_router_instance_release(f->r, "a", e);
+    assert_int_equal(berth_router_instances_created(f->r), 2);
+    fx_free(f);
+}
+
 static void test_router__token_bucket(void **s)
 {
     struct fx *f = fx_new("default_executor: mock\n"
@@ -488,6 +525,8 @@ int main(void)
         cmocka_unit_test(test_router__excluded_host_is_skipped),
         cmocka_unit_test(test_router__instances_created_once_and_released),
         cmocka_unit_test(test_router__url_given_later_makes_a_new_instance),
+        cmocka_unit_test(
+            test_router__redefined_host_in_use_gets_a_new_instance),
         cmocka_unit_test(test_router__token_bucket),
         cmocka_unit_test(test_router__explain_trace_lists_every_step),
     };
