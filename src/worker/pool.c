@@ -15,7 +15,6 @@ struct pool {
     struct pool_task *done_head, *done_tail;
     int in_flight;
     bool stopping;
-    bool woken;
     int nthreads;
     pthread_t *threads;
 };
@@ -111,7 +110,7 @@ struct pool_task *pool_take_done(struct pool *p, int64_t timeout_us)
     struct timespec ts;
 
     pthread_mutex_lock(&p->lock);
-    if (!p->done_head && timeout_us > 0 && !p->woken) {
+    if (!p->done_head && timeout_us > 0) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)(timeout_us / 1000000);
         ts.tv_nsec += (long)(timeout_us % 1000000) * 1000;
@@ -119,13 +118,12 @@ struct pool_task *pool_take_done(struct pool *p, int64_t timeout_us)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        while (!p->done_head && !p->woken) {
+        while (!p->done_head) {
             int rc = pthread_cond_timedwait(&p->done_cv, &p->lock, &ts);
             if (rc == ETIMEDOUT)
                 break;
         }
     }
-    p->woken = false;
     list = p->done_head;
     p->done_head = p->done_tail = NULL;
     for (struct pool_task *t = list; t; t = t->next)
@@ -141,12 +139,4 @@ int pool_in_flight(struct pool *p)
     n = p->in_flight;
     pthread_mutex_unlock(&p->lock);
     return n;
-}
-
-void pool_wake(struct pool *p)
-{
-    pthread_mutex_lock(&p->lock);
-    p->woken = true;
-    pthread_cond_signal(&p->done_cv);
-    pthread_mutex_unlock(&p->lock);
 }

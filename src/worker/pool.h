@@ -30,7 +30,5 @@ void pool_submit(struct pool *p, struct pool_task *t);
 struct pool_task *pool_take_done(struct pool *p, int64_t timeout_us);
 /* Tasks submitted and not yet taken back. */
 int pool_in_flight(struct pool *p);
-/* Wake a pool_take_done() waiter (async-signal-unsafe; for other threads). */
-void pool_wake(struct pool *p);
 
 #endif
