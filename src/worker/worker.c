@@ -753,9 +753,9 @@ static enum berth_job_state final_state(const struct wjob *wj,
     return st->exit_code == 0 ? BERTH_JOB_COMPLETED : BERTH_JOB_FAILED;
 }
 
-static void finalize(struct berth_worker *w, struct wjob *wj,
-                     const struct berth_exec_status *st,
-                     struct berth_job_logs *logs)
+static struct upd *finalize(struct berth_worker *w, struct wjob *wj,
+                            const struct berth_exec_status *st,
+                            struct berth_job_logs *logs)
 {
     enum berth_job_state to = final_state(wj, st);
     struct upd *u = upd_new(w, U_FINAL, wj, to);
@@ -791,6 +791,7 @@ static void finalize(struct berth_worker *w, struct wjob *wj,
         u->logs.err = berth_xstrdup("");
     }
     free(why);
+    return u;
 }
 
 /* ---- update results ------------------------------------------------------ */
@@ -946,6 +947,13 @@ static void on_status(struct berth_worker *w, struct call *c)
             berth_log(BERTH_LOG_WARN, "status failed", BL_I("job", wj->j.id),
                       BL_S("host", c->host),
                       BL_S("error", c->rc ? c->err.msg : st->message));
+            continue;
+        }
+        if (st->state == BERTH_EXEC_LOST && wj->intent != IN_NONE) {
+            /* Gone after we set out to kill it: it ended as asked (no
+             * exit code or usage to keep), and is not run again. */
+            struct upd *u = finalize(w, wj, st, NULL);
+            u->u.set &= ~(BERTH_UPD_EXIT | BERTH_UPD_USAGE);
             continue;
         }
         if (st->state == BERTH_EXEC_LOST) {

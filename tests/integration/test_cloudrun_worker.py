@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 BIN = os.environ.get("BERTH_BIN")
@@ -432,6 +433,48 @@ def test_reload_waits_for_cleanup_in_flight():
     fake.stop()
 
 
+def test_cancelled_job_lost_after_the_kill_stays_cancelled():
+    d = scenario("cancellost")
+    fake = Fake(d)
+    b = Berth(d, fake)
+    b.ok("submit", "batch-report", "--env", "FAKE_DURATION_MS=-1")
+    w = b.popen("worker", "--once", "--poll-interval", "100ms")
+    j = b.wait_status(1, ["running"])
+    # executions.cancel is carried out but answered 3 s late; meanwhile
+    # the cancelled execution is deleted behind berth's back, so the next
+    # status call finds nothing (lost).
+    fake.call("POST", "/_fake/inject", {"method": "POST",
+                                        "path_contains": ":cancel",
+                                        "delay_ms": 3000, "count": 1})
+    b.ok("cancel", "1")
+    deleted = False
+    end = time.time() + 20
+    while time.time() < end and not deleted:
+        req = urllib.request.Request(
+            fake.url + "/v2/" + j["execution_id"], method="DELETE",
+            headers={"Authorization": "Bearer " + TOKEN})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                deleted = r.status == 200
+        except urllib.error.HTTPError:
+            time.sleep(0.05)
+    check(deleted, "the execution was deleted after its cancel")
+    try:
+        rc = w.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        w.wait()
+        rc = None
+    check(rc == 0, "worker --once exits 0 (%s)" % rc)
+    j = b.json("job", "1", "--json")
+    check(j["status"] == "cancelled" and j["attempts"] == 1,
+          "a cancelled job the backend lost stays cancelled, not retried "
+          "(%s, attempt %s)" % (j["status"], j["attempts"]))
+    check(fake.stats()["runs"].get("berth-1-2") is None,
+          "no second attempt was run")
+    fake.stop()
+
+
 def test_burst_respects_bucket():
     rate, burst, n = 20, 50, 500
     d = scenario("burst")
@@ -502,6 +545,7 @@ def main():
     test_burst_respects_bucket()
     test_kill_sent_again_after_it_failed()
     test_reload_waits_for_cleanup_in_flight()
+    test_cancelled_job_lost_after_the_kill_stays_cancelled()
     if FAILS:
         print("%d check(s) failed (directories kept)" % len(FAILS))
         sys.exit(1)
