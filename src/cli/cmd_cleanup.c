@@ -47,6 +47,7 @@ static int clean_host(struct berth_router *r, struct berth_store *st,
         struct berth_job j;
         const char *why;
         bool keep = false;
+        int rc2;
 
         if (o->job_id < 0) {
             printf("host %s: %s: kept (unreadable berth labels)\n", host,
@@ -55,8 +56,16 @@ static int clean_host(struct berth_router *r, struct berth_store *st,
             continue;
         }
         berth_err_init(&err);
-        if (berth_store_job_get(st, o->job_id, &j, &err) != 0) {
+        rc2 = berth_store_job_get(st, o->job_id, &j, &err);
+        if (rc2 == BERTH_E_NOTFOUND) {
             why = "job unknown to this store";
+        } else if (rc2 != 0) {
+            /* The store could not say: the job may well be running. */
+            rc = cli_fail(
+                "host %s: %s kept: cannot look up job %" PRId64 ": %s", host,
+                o->name[0] ? o->name : o->id, o->job_id, err.msg);
+            (*kept)++;
+            continue;
         } else {
             keep =
                 !berth_job_state_terminal(j.status) && j.attempt == o->attempt;

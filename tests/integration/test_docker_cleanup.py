@@ -6,6 +6,7 @@ deployments' (another namespace) are not touched, and --dry-run removes
 nothing."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -75,6 +76,23 @@ try:
     check(exists(other_cid), "another namespace's container is not touched")
     check(("job %d" % done) in out and "job 99999" in out,
           "cleanup says what it removed: %r" % out)
+
+    # A store that cannot answer for a job is no licence to remove its
+    # container: a copy of the store without its jobs table stands in for
+    # one that fails.
+    src = sqlite3.connect(os.path.join(b.d, "berth.db"))
+    dst = sqlite3.connect(os.path.join(b.d, "broken.db"))
+    src.backup(dst)
+    src.close()
+    dst.execute("DROP TABLE jobs")
+    dst.commit()
+    dst.close()
+    rc, out, err = b.run("--store", "sqlite:broken.db", "cleanup")
+    check(rc == 1 and "cannot look up job %d" % running in err,
+          "cleanup says it cannot look up the job, exit 1 (%d): %s" %
+          (rc, err[-300:]))
+    check(exists(running_cid),
+          "a container whose job cannot be looked up is kept")
 
     b.ok("cancel", str(running))
     j = b.wait_status(running, ("cancelled",))
