@@ -156,6 +156,10 @@ void berth_router_instance_put(struct berth_router *r, const char *host);
 void berth_router_instance_release(struct berth_router *r, const char *host,
                                    struct berth_exec *ex);
 
+/* Does anyone still hold a reference on one of r's instances? A router
+ * replaced by a config reload must outlive its last reference. */
+bool berth_router_in_use(const struct berth_router *r);
+
 /* Free job slots over every enabled host of an enabled executor: the most
  * jobs it is worth claiming now. */
 int64_t berth_router_free_slots(const struct berth_router *r);

@@ -935,6 +935,17 @@ void berth_router_instance_release(struct berth_router *r, const char *host,
     berth_router_instance_put(r, host);
 }
 
+bool berth_router_in_use(const struct berth_router *r)
+{
+    if (r->n_retired > 0)
+        return true;
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        if (r->hosts[i].refs > 0)
+            return true;
+    }
+    return false;
+}
+
 int64_t berth_router_free_slots(const struct berth_router *r)
 {
     int64_t total = 0;

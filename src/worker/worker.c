@@ -62,7 +62,7 @@ struct wjob {
     struct berth_job j;
     enum phase ph;
     enum intent intent;
-    bool has_ref; /* holds an instance reference for j.host */
+    bool has_ref; /* holds an instance reference for j.host, from rt */
     bool waiting; /* routed and found no place now (--once holds it) */
     int fallbacks;
     char *excl[MAX_EXCL];
@@ -71,6 +71,8 @@ struct wjob {
     int64_t kill_at;  /* when the kill was sent; 0 = not sent */
     bool kill_failed; /* the kill call failed: send it again */
     struct berth_exec *ex;
+    struct berth_router *rt; /* the router ex came from (one retired by a
+                                reload, or the current one) */
 };
 
 enum call_kind {
@@ -86,6 +88,7 @@ struct call {
     struct pool_task task; /* first: the pool hands this pointer back */
     enum call_kind kind;
     struct berth_exec *ex;
+    struct berth_router *rt; /* C_CLEANUP: the reference it holds on ex */
     char host[128];
     struct wjob **jobs;
     size_t n;
@@ -137,9 +140,18 @@ struct retry_note {
     int64_t ready_at;
 };
 
+/* A router (and the config it borrows) that a reload replaced while jobs
+ * or calls still held its executor instances: freed once none does. */
+struct old_router {
+    struct berth_router *r;
+    struct berth_config *cfg; /* owned; NULL when the caller owns it */
+};
+
 struct berth_worker {
     const struct berth_config *cfg;
     struct berth_config *owned_cfg; /* after a reload */
+    struct old_router *old;
+    size_t n_old;
     struct berth_store *st;
     struct berth_worker_opts o;
     char *id;
@@ -215,12 +227,13 @@ static void active_add(struct berth_worker *w, struct wjob *wj)
     w->active[w->n_active++] = wj;
 }
 
-static void put_ref(struct berth_worker *w, struct wjob *wj)
+static void put_ref(struct wjob *wj)
 {
     if (wj->has_ref) {
-        berth_router_instance_release(w->router, wj->j.host, wj->ex);
+        berth_router_instance_release(wj->rt, wj->j.host, wj->ex);
         wj->has_ref = false;
         wj->ex = NULL;
+        wj->rt = NULL;
     }
 }
 
@@ -232,8 +245,10 @@ static int get_ref(struct berth_worker *w, struct wjob *wj,
     if (wj->has_ref)
         return 0;
     rc = berth_router_instance_get(w->router, wj->j.host, &wj->ex, err);
-    if (rc == 0)
+    if (rc == 0) {
         wj->has_ref = true;
+        wj->rt = w->router;
+    }
     return rc;
 }
 
@@ -458,8 +473,10 @@ static void submit_cleanup(struct berth_worker *w, struct wjob *wj)
     snprintf(c->host, sizeof(c->host), "%s", wj->j.host);
     snprintf(c->exec_id, sizeof(c->exec_id), "%s", wj->j.execution_id);
     c->job_id = wj->j.id;
+    c->rt = wj->rt;
     wj->has_ref = false; /* now the call's */
     wj->ex = NULL;
+    wj->rt = NULL;
     dispatch(w, c);
 }
 
@@ -732,7 +749,7 @@ static void fallback_or_retry(struct berth_worker *w, struct wjob *wj,
                           res.host, res.reason);
     /* The old host's slot is freed and the new one reserved in the store's
      * move; our instance reference follows the job. */
-    put_ref(w, wj);
+    put_ref(wj);
     berth_router_note_released(w->router, wj->j.host, &wj->j);
     u = upd_new(w, U_MOVE, wj, BERTH_JOB_LAUNCHING);
     u->u.reason = upd_str(u, why);
@@ -818,7 +835,7 @@ static void handle_update(struct berth_worker *w, struct upd *u)
         if (wj->j.host && u->kind != U_WAIT && u->kind != U_NOTE &&
             u->kind != U_DROP && u->kind != U_FAIL)
             berth_router_note_released(w->router, wj->j.host, &wj->j);
-        put_ref(w, wj);
+        put_ref(wj);
         finish(w, wj);
         return;
     }
@@ -875,14 +892,14 @@ static void handle_update(struct berth_worker *w, struct upd *u)
         if (wj->j.host)
             berth_router_note_released(w->router, wj->j.host, &wj->j);
         submit_cleanup(w, wj);
-        put_ref(w, wj);
+        put_ref(wj);
         finish(w, wj);
         break;
     case U_RETRY:
         w->stats.retried++;
         if (wj->j.host)
             berth_router_note_released(w->router, wj->j.host, &wj->j);
-        put_ref(w, wj);
+        put_ref(wj);
         note_retry(w, wj->j.id, u->u.ready_at);
         finish(w, wj);
         break;
@@ -892,7 +909,7 @@ static void handle_update(struct berth_worker *w, struct upd *u)
         break;
     case U_WAIT:
     case U_DROP:
-        put_ref(w, wj);
+        put_ref(wj);
         finish(w, wj);
         break;
     case U_NOTE:
@@ -1110,7 +1127,7 @@ static void take_calls(struct berth_worker *w, int64_t timeout_us)
                 berth_log(BERTH_LOG_WARN, "cleanup failed",
                           BL_I("job", c->job_id), BL_S("host", c->host),
                           BL_S("error", c->err.msg));
-            berth_router_instance_release(w->router, c->host, c->ex);
+            berth_router_instance_release(c->rt, c->host, c->ex);
             break;
         }
         call_free(c);
@@ -1417,7 +1434,7 @@ static void sweep_done(struct berth_worker *w)
     for (size_t i = 0; i < w->n_active; i++) {
         struct wjob *wj = w->active[i];
         if (wj->ph == PH_DONE) {
-            put_ref(w, wj);
+            put_ref(wj);
             wjob_free(wj);
             continue;
         }
@@ -1499,7 +1516,7 @@ void berth_worker_free(struct berth_worker *w)
         return;
     pool_free(w->pool);
     for (size_t i = 0; i < w->n_active; i++) {
-        put_ref(w, w->active[i]);
+        put_ref(w->active[i]);
         wjob_free(w->active[i]);
     }
     free(w->active);
@@ -1509,6 +1526,11 @@ void berth_worker_free(struct berth_worker *w)
     free(w->retries);
     berth_router_free(w->router);
     berth_config_free(w->owned_cfg);
+    for (size_t i = 0; i < w->n_old; i++) {
+        berth_router_free(w->old[i].r);
+        berth_config_free(w->old[i].cfg);
+    }
+    free(w->old);
     free(w->id);
     free(w);
 }
@@ -1541,12 +1563,31 @@ void berth_worker_get_stats(const struct berth_worker *w,
     *out = w->stats;
 }
 
+/* Free the routers a reload replaced once nothing holds their instances. */
+static void reap_old_routers(struct berth_worker *w)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < w->n_old; i++) {
+        struct old_router *o = &w->old[i];
+        if (berth_router_in_use(o->r)) {
+            w->old[keep++] = *o;
+            continue;
+        }
+        berth_router_free(o->r);
+        berth_config_free(o->cfg);
+        berth_log0(BERTH_LOG_INFO, "old config released");
+    }
+    w->n_old = keep;
+}
+
+/* SIGHUP: switch to the re-read config at once. Jobs and calls in flight
+ * (a cleanup outlives its job) keep the instances of the router they came
+ * from; that router stays, retired, until the last of them lets go. */
 static void do_reload(struct berth_worker *w)
 {
     struct berth_config *nc;
     struct berth_router *nr;
     struct berth_err err;
-    bool busy;
 
     w->reload = 0;
     if (!w->reload_fn)
@@ -1554,17 +1595,6 @@ static void do_reload(struct berth_worker *w)
     nc = w->reload_fn(w->reload_ctx);
     if (!nc)
         return; /* the hook logged why; the running config stays */
-    /* Jobs and calls in flight (a cleanup outlives its job) hold instances
-     * of the old router: switch only when none do, else try again at the
-     * next turn. */
-    busy = pool_in_flight(w->pool) > 0 || w->inline_head;
-    for (size_t i = 0; i < w->n_active && !busy; i++)
-        busy = w->active[i]->has_ref;
-    if (busy) {
-        berth_config_free(nc);
-        w->reload = 1;
-        return;
-    }
     berth_err_init(&err);
     if (berth_router_new(nc, w->o.clock, &nr, &err) != 0) {
         berth_log(BERTH_LOG_ERROR, "config reload refused",
@@ -1572,13 +1602,17 @@ static void do_reload(struct berth_worker *w)
         berth_config_free(nc);
         return;
     }
-    berth_router_free(w->router);
+    w->old = berth_xrealloc(w->old, (w->n_old + 1) * sizeof(*w->old));
+    w->old[w->n_old].r = w->router;
+    w->old[w->n_old].cfg = w->owned_cfg;
+    w->n_old++;
     w->router = nr;
-    berth_config_free(w->owned_cfg);
     w->owned_cfg = nc;
     w->cfg = nc;
     w->need_sync = true;
-    berth_log0(BERTH_LOG_INFO, "config reloaded");
+    reap_old_routers(w);
+    berth_log(BERTH_LOG_INFO, "config reloaded",
+              BL_I("retired_routers", (int64_t)w->n_old));
 }
 
 /* Dry run: route ready jobs as if placing them; change nothing. */
@@ -1743,6 +1777,8 @@ static int turn(struct berth_worker *w, bool stopping, size_t *got,
     if ((rc = flush(w, err)) != 0)
         return rc;
     sweep_done(w);
+    if (w->n_old > 0)
+        reap_old_routers(w);
 
     if (stopping) {
         /* Finish what is in flight, then leave. */

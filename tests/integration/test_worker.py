@@ -264,36 +264,60 @@ executors:
 
 
 def reload_syncs_hosts():
-    """DESIGN.md § Worker: SIGHUP re-syncs executors/hosts. Nothing but the
-    worker opens the store here, so only its reload can write the new
-    host."""
+    """DESIGN.md § Worker: SIGHUP re-syncs executors/hosts and recompiles the
+    rules. Nothing but the worker opens the store here, so only its reload
+    can write the new host. The reload takes effect while a job runs: that
+    job keeps the instance it was launched on, until it ends."""
     import sqlite3
     base = """
 store: sqlite:berth.db
 default_executor: mock
 executors:
-  mock: {record_dir: rec}
+  mock: {record_dir: rec, stdout: "%s"}
 hosts:
   - {name: m1, executor: mock, max_concurrent_jobs: 2}
 """
-    b = Berth(base)
+    b = Berth(base % "before")
     w = b.start_worker()
     try:
         end = time.time() + 30
         while time.time() < end and 'msg="worker started"' not in b.log():
             time.sleep(0.05)
-        b.write(base + "  - {name: m2, executor: mock, "
+        long_job = b.submit("--label", "mock.duration_ms=60000")
+        j = b.wait_status(long_job, ("running",), 30)
+        check(j["status"] == "running", "a long job runs")
+        b.write(base % "after" + "  - {name: m2, executor: mock, "
                 "max_concurrent_jobs: 3}\n")
         w.send_signal(signal.SIGHUP)
         end = time.time() + 30
         while time.time() < end and "config reloaded" not in b.log():
             time.sleep(0.05)
-        check("config reloaded" in b.log(), "SIGHUP: config reloaded")
+        check("config reloaded" in b.log() and
+              b.job(long_job)["status"] == "running",
+              "SIGHUP: config reloaded while a job runs")
         db = sqlite3.connect(os.path.join(b.d, "berth.db"))
         rows = dict(db.execute("SELECT name, max_concurrent_jobs FROM hosts"))
         db.close()
         check(rows.get("m2") == 3,
               "the reloaded file's new host is in the store (%s)" % rows)
+        short = b.submit()
+        j = b.wait_status(short, ("completed", "failed"), 30)
+        rc, out, _ = b.run("logs", str(short))
+        check(j["status"] == "completed" and "after" in out and
+              "before" not in out,
+              "a job launched after the reload runs on the new options "
+              "(%r)" % out)
+        b.ok("cancel", str(long_job))
+        j = b.wait_status(long_job, ("cancelled", "failed", "completed"), 30)
+        check(j["status"] == "cancelled",
+              "the job launched before the reload is cancelled through the "
+              "instance it was launched on")
+        end = time.time() + 30
+        while time.time() < end and "old config released" not in b.log():
+            time.sleep(0.05)
+        check("old config released" in b.log(),
+              "the replaced config and its instances are freed once the "
+              "last job on them ended")
     finally:
         w.send_signal(signal.SIGTERM)
         check(w.wait(timeout=30) == 0, "SIGTERM: exit 0")
