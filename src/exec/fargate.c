@@ -836,9 +836,13 @@ out:
 
 /* ---- reading tasks ------------------------------------------------------ */
 
+/* ECS times are epoch seconds (a JSON number); 0 when absent, or when so
+ * far off that it would not fit microseconds (converting such a double
+ * to int64_t is undefined). */
 static int64_t epoch_us(json_t *v)
 {
-    return json_is_number(v) ? (int64_t)(json_number_value(v) * 1e6) : 0;
+    double s = json_number_value(v);
+    return json_is_number(v) && fabs(s) < 9e12 ? (int64_t)(s * 1e6) : 0;
 }
 
 void berth__fargate_task_status(json_t *task, const char *container,
