@@ -1190,6 +1190,8 @@ static int cloudrun_logs(struct berth_exec *ex, const char *execution_id,
         return berth_err_set(err, BERTH_E_INVALID,
                              "'%s' is not a Cloud Run execution name",
                              execution_id);
+    if (max_bytes == 0) /* no cap, as the other backends read it */
+        max_bytes = SIZE_MAX;
     berth_buf_init(&so, 0);
     berth_buf_init(&se, 0);
 
