@@ -1057,9 +1057,9 @@ static int docker_wait(struct berth_exec *ex, struct berth_exec_status *q,
         }
         break; /* 200: it stopped; 404: gone; status() tells either way */
     }
+    /* As status(): a transport failure fails the call, anything else is
+     * the per-query result's to say. */
     rc = status_one(dx, q, err);
-    if (rc == 0 && q->rc)
-        rc = 0; /* the per-query result says it */
 out:
     free(path);
     return rc;
