@@ -682,23 +682,19 @@ out:
     return rc;
 }
 
+static int docker_remove(struct berth_exec *ex, const char *execution_id,
+                         struct berth_err *err);
+
 /* Best effort; errors are logged, never returned. */
 static void remove_quietly(struct docker_exec *dx, const char *id)
 {
-    struct dreq r = {.method = "DELETE", .max_body = ERROR_BODY_MAX};
-    struct berth_http_resp resp;
     struct berth_err e;
-    char *path = berth_xasprintf("/containers/%s?force=1&v=1", id);
 
     berth_err_init(&e);
-    berth_http_resp_init(&resp);
-    r.path = path;
-    if (dcall(dx, &r, &resp, &e) || (resp.status != 204 && resp.status != 404))
+    if (docker_remove(&dx->base, id, &e))
         berth_log(BERTH_LOG_WARN, "docker cannot remove a failed container",
                   BL_S("host", dx->host), BL_S("container", id),
                   BL_S("error", e.msg));
-    berth_http_resp_release(&resp);
-    free(path);
 }
 
 /* Start failures the engine reports with 5xx but that no retry can cure. */
