@@ -1190,6 +1190,8 @@ static int cloudrun_logs(struct berth_exec *ex, const char *execution_id,
         return berth_err_set(err, BERTH_E_INVALID,
                              "'%s' is not a Cloud Run execution name",
                              execution_id);
+    if (max_bytes == 0) /* no cap, as the other backends read it */
+        max_bytes = SIZE_MAX;
     berth_buf_init(&so, 0);
     berth_buf_init(&se, 0);
 
@@ -1272,23 +1274,13 @@ static int follow_page(struct follow *fl, json_t *resp, berth_exec_log_fn fn,
 
     json_array_foreach(entries, i, e)
     {
-        const char *log = json_string_value(json_object_get(e, "logName"));
         const char *ts = json_string_value(json_object_get(e, "timestamp"));
         const char *id = json_string_value(json_object_get(e, "insertId"));
-        const char *text = json_string_value(json_object_get(e, "textPayload"));
-        json_t *jp = json_object_get(e, "jsonPayload");
-        char *dumped = NULL;
-        int stream, stop = 0;
-        size_t n;
+        const char *text;
+        char *dumped;
+        int stream = berth__cloudrun_entry_stream(e), stop = 0;
 
-        if (!log || !ts || strlen(ts) >= sizeof(fl->last_ts))
-            continue;
-        n = strlen(log);
-        if (n > 9 && strcmp(log + n - 9, "%2Fstdout") == 0)
-            stream = 1;
-        else if (n > 9 && strcmp(log + n - 9, "%2Fstderr") == 0)
-            stream = 2;
-        else
+        if (!stream || !ts || strlen(ts) >= sizeof(fl->last_ts))
             continue;
         if (strcmp(ts, fl->last_ts) == 0 && id &&
             berth_strv_contains(&fl->ids_at_last, id))
@@ -1299,8 +1291,7 @@ static int follow_page(struct follow *fl, json_t *resp, berth_exec_log_fn fn,
         }
         if (id)
             berth_strv_push(&fl->ids_at_last, id);
-        if (!text && json_is_object(jp))
-            text = dumped = json_dumps(jp, JSON_COMPACT | JSON_SORT_KEYS);
+        text = berth__cloudrun_entry_text(e, &dumped);
         if (text) {
             size_t tl = strlen(text);
             stop = fn(stream, text, tl, ctx);

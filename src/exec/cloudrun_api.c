@@ -621,6 +621,28 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+int berth__cloudrun_entry_stream(json_t *entry)
+{
+    const char *log = jstr(entry, "logName");
+
+    if (log && ends_with(log, "/run.googleapis.com%2Fstdout"))
+        return 1;
+    if (log && ends_with(log, "/run.googleapis.com%2Fstderr"))
+        return 2;
+    return 0;
+}
+
+const char *berth__cloudrun_entry_text(json_t *entry, char **dumped)
+{
+    const char *text = jstr(entry, "textPayload");
+    json_t *jp = json_object_get(entry, "jsonPayload");
+
+    *dumped = NULL;
+    if (!text && json_is_object(jp))
+        text = *dumped = json_dumps(jp, JSON_COMPACT | JSON_SORT_KEYS);
+    return text;
+}
+
 int berth__cloudrun_parse_entries(json_t *resp, struct berth_buf *out,
                                   struct berth_buf *errb, size_t max_bytes,
                                   bool *truncated, char **next_token,
@@ -636,22 +658,14 @@ int berth__cloudrun_parse_entries(json_t *resp, struct berth_buf *out,
                              "Cloud Logging answered a malformed entry list");
     json_array_foreach(entries, i, e)
     {
-        const char *log = jstr(e, "logName");
-        const char *text = jstr(e, "textPayload");
-        json_t *jp = json_object_get(e, "jsonPayload");
-        struct berth_buf *dst;
+        int stream = berth__cloudrun_entry_stream(e);
+        struct berth_buf *dst = stream == 2 ? errb : out;
+        const char *text;
         char *dumped = NULL;
 
-        if (!log)
+        if (!stream)
             continue;
-        if (ends_with(log, "/run.googleapis.com%2Fstdout"))
-            dst = out;
-        else if (ends_with(log, "/run.googleapis.com%2Fstderr"))
-            dst = errb;
-        else
-            continue;
-        if (!text && json_is_object(jp))
-            text = dumped = json_dumps(jp, JSON_COMPACT | JSON_SORT_KEYS);
+        text = berth__cloudrun_entry_text(e, &dumped);
         if (!text)
             continue;
         append_capped(dst, text, strlen(text), max_bytes, truncated);

@@ -164,6 +164,15 @@ int berth__cloudrun_parse_operation(json_t *obj, struct berth_cr_operation *op,
                                     struct berth_err *err);
 
 /*
+ * One entry of an entries.list answer: the stream it is (1 stdout, 2
+ * stderr, 0 any other log, such as system messages), and its text:
+ * textPayload, else jsonPayload as compact JSON (then *dumped holds it,
+ * caller frees), else NULL.
+ */
+int berth__cloudrun_entry_stream(json_t *entry);
+const char *berth__cloudrun_entry_text(json_t *entry, char **dumped);
+
+/*
  * Append the entries of an entries.list answer to out (stdout) and errb
  * (stderr), each capped at max_bytes (then *truncated is set). Lines from
  * other logs (system messages) are skipped. *next_token: the nextPageToken

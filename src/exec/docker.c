@@ -682,23 +682,19 @@ out:
     return rc;
 }
 
+static int docker_remove(struct berth_exec *ex, const char *execution_id,
+                         struct berth_err *err);
+
 /* Best effort; errors are logged, never returned. */
 static void remove_quietly(struct docker_exec *dx, const char *id)
 {
-    struct dreq r = {.method = "DELETE", .max_body = ERROR_BODY_MAX};
-    struct berth_http_resp resp;
     struct berth_err e;
-    char *path = berth_xasprintf("/containers/%s?force=1&v=1", id);
 
     berth_err_init(&e);
-    berth_http_resp_init(&resp);
-    r.path = path;
-    if (dcall(dx, &r, &resp, &e) || (resp.status != 204 && resp.status != 404))
+    if (docker_remove(&dx->base, id, &e))
         berth_log(BERTH_LOG_WARN, "docker cannot remove a failed container",
                   BL_S("host", dx->host), BL_S("container", id),
                   BL_S("error", e.msg));
-    berth_http_resp_release(&resp);
-    free(path);
 }
 
 /* Start failures the engine reports with 5xx but that no retry can cure. */
@@ -1057,9 +1053,9 @@ static int docker_wait(struct berth_exec *ex, struct berth_exec_status *q,
         }
         break; /* 200: it stopped; 404: gone; status() tells either way */
     }
+    /* As status(): a transport failure fails the call, anything else is
+     * the per-query result's to say. */
     rc = status_one(dx, q, err);
-    if (rc == 0 && q->rc)
-        rc = 0; /* the per-query result says it */
 out:
     free(path);
     return rc;

@@ -655,23 +655,37 @@ static void td_forget(struct fargate_exec *fx, const char *arn)
     }
 }
 
+/* One ECS call answering a taskDefinition (DescribeTaskDefinition,
+ * RegisterTaskDefinition), read into *t (caller releases). in is
+ * borrowed; ref names the definition in messages. */
+static int td_call(struct fargate_exec *fx, const char *op, json_t *in,
+                   const char *ref, struct tdinfo *t, struct berth_err *err)
+{
+    json_t *resp = NULL;
+    int rc;
+
+    rc = aws_call(fx, SVC_ECS, fx->region, op, in, &resp, err);
+    if (rc)
+        return rc;
+    rc = tdinfo_from_json(json_object_get(resp, "taskDefinition"), t, err);
+    json_decref(resp);
+    if (rc)
+        berth_err_prefix(err, "ECS %s '%s'", op, ref);
+    return rc;
+}
+
 /* DescribeTaskDefinition, into the cache. ref: family[:rev] or ARN. */
 static int td_describe(struct fargate_exec *fx, const char *ref,
                        struct tdinfo *out, struct berth_err *err)
 {
-    json_t *in = json_pack("{s:s}", "taskDefinition", ref), *resp = NULL;
+    json_t *in = json_pack("{s:s}", "taskDefinition", ref);
     struct tdinfo t;
     int rc;
 
-    rc = aws_call(fx, SVC_ECS, fx->region, "DescribeTaskDefinition", in, &resp,
-                  err);
+    rc = td_call(fx, "DescribeTaskDefinition", in, ref, &t, err);
     json_decref(in);
     if (rc)
         return rc;
-    rc = tdinfo_from_json(json_object_get(resp, "taskDefinition"), &t, err);
-    json_decref(resp);
-    if (rc)
-        return berth_err_prefix(err, "ECS DescribeTaskDefinition '%s'", ref);
     {
         char *arn = berth_xstrdup(t.arn);
         pthread_mutex_lock(&fx->td_lock);
@@ -734,7 +748,7 @@ static int td_register(struct fargate_exec *fx, const char *family,
                        const struct berth_fargate_size *sz,
                        struct berth_err *err)
 {
-    json_t *cd, *in, *resp = NULL;
+    json_t *cd, *in;
     char cpu[16], mem[24];
     struct tdinfo t;
     int rc;
@@ -759,15 +773,10 @@ static int td_register(struct fargate_exec *fx, const char *family,
                             json_string(fx->execution_role_arn));
     if (fx->task_role_arn)
         json_object_set_new(in, "taskRoleArn", json_string(fx->task_role_arn));
-    rc = aws_call(fx, SVC_ECS, fx->region, "RegisterTaskDefinition", in, &resp,
-                  err);
+    rc = td_call(fx, "RegisterTaskDefinition", in, family, &t, err);
     json_decref(in);
     if (rc)
         return rc;
-    rc = tdinfo_from_json(json_object_get(resp, "taskDefinition"), &t, err);
-    json_decref(resp);
-    if (rc)
-        return berth_err_prefix(err, "ECS RegisterTaskDefinition '%s'", family);
     berth_log(BERTH_LOG_INFO, "registered task definition",
               BL_S("executor", fx->base.executor), BL_S("arn", t.arn));
     td_remember(fx, &t, family);
@@ -797,19 +806,13 @@ static int ensure_td(struct fargate_exec *fx, const struct berth_launch *req,
     if (arn && td_cached(fx, arn, out))
         goto out;
     {
-        json_t *in = json_pack("{s:s}", "taskDefinition", ref), *resp = NULL;
+        json_t *in = json_pack("{s:s}", "taskDefinition", ref);
         struct berth_err derr;
+        struct tdinfo t;
         berth_err_init(&derr);
-        rc = aws_call(fx, SVC_ECS, fx->region, "DescribeTaskDefinition", in,
-                      &resp, &derr);
+        rc = td_call(fx, "DescribeTaskDefinition", in, ref, &t, &derr);
         json_decref(in);
         if (rc == 0) {
-            struct tdinfo t;
-            rc = tdinfo_from_json(json_object_get(resp, "taskDefinition"), &t,
-                                  err);
-            json_decref(resp);
-            if (rc)
-                goto out;
             td_remember(fx, &t, ref);
         } else if (family && derr.rc == BERTH_E_INVALID) {
             /* ClientException "Unable to describe task definition.": the
@@ -836,9 +839,13 @@ out:
 
 /* ---- reading tasks ------------------------------------------------------ */
 
+/* ECS times are epoch seconds (a JSON number); 0 when absent, or when so
+ * far off that it would not fit microseconds (converting such a double
+ * to int64_t is undefined). */
 static int64_t epoch_us(json_t *v)
 {
-    return json_is_number(v) ? (int64_t)(json_number_value(v) * 1e6) : 0;
+    double s = json_number_value(v);
+    return json_is_number(v) && fabs(s) < 9e12 ? (int64_t)(s * 1e6) : 0;
 }
 
 void berth__fargate_task_status(json_t *task, const char *container,

@@ -18,6 +18,10 @@
 /* Refresh this long before expiry (Google's client libraries use a few
  * minutes), or at half the lifetime of short-lived tokens. */
 #define REFRESH_MARGIN_S 300
+/* Longest lifetime believed (Google's tokens live an hour, at most 12 h):
+ * a larger expires_in is cut to this, so the refresh time cannot
+ * overflow. */
+#define EXPIRES_MAX_S 86400
 
 struct berth_gcp_auth {
     enum berth_gcp_cred_kind kind;
@@ -423,6 +427,8 @@ static int parse_token(struct berth_gcp_auth *a, const char *body, size_t len,
     }
     *token = berth_xstrdup(json_string_value(tok));
     *expires_in = (int64_t)json_integer_value(exp);
+    if (*expires_in > EXPIRES_MAX_S)
+        *expires_in = EXPIRES_MAX_S;
 out:
     json_decref(root);
     return rc;

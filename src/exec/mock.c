@@ -31,6 +31,9 @@
 #include "berth/log.h"
 #include "exec_int.h"
 
+/* Longest run (about 35 years): start + duration stays far from overflow. */
+#define DURATION_MAX_MS (INT64_C(1) << 40)
+
 static const struct berth_opt_spec mock_options[] = {
     {"duration_ms", BERTH_OPT_INT, "how long each job runs"},
     {"exit_code", BERTH_OPT_INT, "exit code of each job"},
@@ -190,15 +193,16 @@ static int mock_create(const struct berth_exec_params *p,
     m->nbuckets = 1024;
     m->buckets = berth_xcalloc(m->nbuckets, sizeof(*m->buckets));
     pthread_mutex_init(&m->lock, NULL);
-    if (m->duration_ms < 0 || m->launch_failure_rate < 0 ||
-        m->launch_failure_rate > 1 || m->health_failure_rate < 0 ||
-        m->health_failure_rate > 1) {
+    if (m->duration_ms < 0 || m->duration_ms > DURATION_MAX_MS ||
+        m->launch_failure_rate < 0 || m->launch_failure_rate > 1 ||
+        m->health_failure_rate < 0 || m->health_failure_rate > 1) {
         m->base.ops = &berth__exec_mock;
         berth__exec_mock.destroy(&m->base);
         return berth_err_set(err, BERTH_E_CONFIG,
-                             "mock executor '%s': duration_ms must be >= 0 "
-                             "and failure rates between 0 and 1",
-                             p->executor);
+                             "mock executor '%s': duration_ms must be "
+                             "between 0 and %" PRId64
+                             " and failure rates between 0 and 1",
+                             p->executor, DURATION_MAX_MS);
     }
     if (dir && *dir) {
         char *logpath;
@@ -364,12 +368,13 @@ static int write_all(int fd, const char *s, size_t n)
     return 0;
 }
 
+/* A label's number when it lies in [min, max]; dflt otherwise. */
 static int64_t label_int(const struct berth_map *labels, const char *key,
-                         int64_t dflt)
+                         int64_t min, int64_t max, int64_t dflt)
 {
     const char *v = labels ? berth_map_get(labels, key) : NULL;
     int64_t out;
-    if (v && berth_parse_i64(v, INT32_MIN, INT64_MAX, &out) == 0)
+    if (v && berth_parse_i64(v, min, max, &out) == 0)
         return out;
     return dflt;
 }
@@ -488,8 +493,10 @@ static int mock_launch(struct berth_exec *ex, const struct berth_launch *req,
     r->job_id = req->job_id;
     r->attempt = req->attempt;
     r->start_us = berth_clock_now(m->clock);
-    r->duration_ms = label_int(req->labels, "mock.duration_ms", m->duration_ms);
-    r->exit_code = (int)label_int(req->labels, "mock.exit_code", m->exit_code);
+    r->duration_ms = label_int(req->labels, "mock.duration_ms", 0,
+                               DURATION_MAX_MS, m->duration_ms);
+    r->exit_code = (int)label_int(req->labels, "mock.exit_code", INT32_MIN,
+                                  INT32_MAX, m->exit_code);
     r->out = berth_xstrdup(lout ? lout : m->out);
 
     if (m->runs_dir) {

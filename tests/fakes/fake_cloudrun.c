@@ -2211,8 +2211,11 @@ static char *issue_token(void)
 {
     char *h = hexrand(24);
     char *t = berth_xasprintf("ya29.fake-%s", h);
+    int64_t now = berth_now_us();
     struct ftoken ft = {berth_xstrdup(t),
-                        berth_now_us() + F.token_ttl * BERTH_US_PER_SEC};
+                        F.token_ttl > (INT64_MAX - now) / BERTH_US_PER_SEC
+                            ? INT64_MAX
+                            : now + F.token_ttl * BERTH_US_PER_SEC};
     PUSH(F.tokens, ft);
     free(h);
     return t;
@@ -2895,9 +2898,13 @@ int main(int argc, char **argv)
             F.sa_email = argv[++i];
         else if (strcmp(a, "--kid") == 0 && v)
             F.kid = argv[++i];
-        else if (strcmp(a, "--token-ttl") == 0 && v)
-            F.token_ttl = num_arg(argv[++i]);
-        else if (strcmp(a, "--create-polls") == 0 && v)
+        else if (strcmp(a, "--token-ttl") == 0 && v) {
+            /* Any lifetime, up to absurd ones a client must survive. */
+            if (berth_parse_i64(argv[++i], 1, INT64_MAX, &F.token_ttl)) {
+                fprintf(stderr, "fake_cloudrun: bad number '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--create-polls") == 0 && v)
             F.create_polls = (int)num_arg(argv[++i]);
         else if (strcmp(a, "--duration-ms") == 0 && v)
             F.duration_ms = num_arg(argv[++i]);

@@ -170,6 +170,12 @@ static void test_cloudrun__logs_are_capped_and_flagged(void **state)
     assert_string_equal(logs.out, "01234567");
     assert_true(logs.truncated);
     berth_job_logs_release(&logs);
+    /* 0 is no cap, as for the other backends (berth/exec.h callers such as
+     * the worker pass 0 when no log_max_bytes is set). */
+    assert_int_equal(berth_exec_logs(x->ex, out.id, 0, &logs, NULL), 0);
+    assert_string_equal(logs.out, "0123456789\nabcdef\n");
+    assert_false(logs.truncated);
+    berth_job_logs_release(&logs);
     job_release(&j);
 }
 

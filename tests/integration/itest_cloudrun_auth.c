@@ -258,6 +258,33 @@ static void test_auth__token_is_refreshed_shortly_before_expiry(void **state)
     berth_exec_destroy(ex);
 }
 
+static int setup_endless_tokens(void **state)
+{
+    static const char *const extra[] = {"--token-ttl", "9223372036854775807",
+                                        NULL};
+    return setup_args(state, extra);
+}
+
+/* An absurd expires_in (here INT64_MAX seconds) neither overflows the
+ * refresh time nor keeps a token forever: it is believed for a day. */
+static void test_auth__absurd_token_lifetime_is_cut_to_a_day(void **state)
+{
+    struct fx *x = *state;
+    struct fake_clock fc = {berth_now_us()};
+    struct berth_clock clock = {fake_now, &fc, NULL};
+    struct berth_exec *ex;
+
+    ex = crf_exec(&x->opts, &clock);
+    health_ok(ex);
+    fc.now += 3600 * BERTH_US_PER_SEC;
+    health_ok(ex);
+    assert_int_equal(crf_stat(&x->fake, "metadata_grants"), 1);
+    fc.now += 86400 * BERTH_US_PER_SEC;
+    health_ok(ex);
+    assert_int_equal(crf_stat(&x->fake, "metadata_grants"), 2);
+    berth_exec_destroy(ex);
+}
+
 static void test_auth__revoked_token_is_replaced_once(void **state)
 {
     struct fx *x = *state;
@@ -450,6 +477,9 @@ int main(void)
             test_auth__revoked_token_is_replaced_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth__metadata_server_token, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_auth__absurd_token_lifetime_is_cut_to_a_day,
+            setup_endless_tokens, teardown),
         cmocka_unit_test_setup_teardown(
             test_auth__no_metadata_server_is_a_clear_error, setup_no_metadata,
             teardown),

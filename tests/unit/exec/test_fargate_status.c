@@ -120,6 +120,23 @@ static void check(long status, const char *body, const char *header,
         fail_msg("'%s' lacks '%s'", err.msg, want_msg);
 }
 
+/* A garbage time (one that would not fit int64_t microseconds) reads as
+ * unknown instead of an undefined conversion. */
+static void test_fargate_status__absurd_times_are_unknown(void **state)
+{
+    struct berth_exec_status q;
+    (void)state;
+    q = read_task("{\"lastStatus\": \"STOPPED\", \"startedAt\": 1e300, "
+                  "\"stoppedAt\": -1e19, \"containers\": [{\"name\": "
+                  "\"main\", \"exitCode\": 0}]}");
+    assert_int_equal(q.state, BERTH_EXEC_EXITED);
+    assert_int_equal(q.started_at, 0);
+    assert_int_equal(q.finished_at, 0);
+    q = read_task("{\"lastStatus\": \"RUNNING\", \"startedAt\": "
+                  "1700000000.5}");
+    assert_int_equal(q.started_at, INT64_C(1700000000500000));
+}
+
 static void test_fargate_status__aws_errors_are_classified(void **state)
 {
     (void)state;
@@ -189,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_fargate_status__states_follow_last_status),
         cmocka_unit_test(test_fargate_status__exit_code_of_the_main_container),
         cmocka_unit_test(test_fargate_status__never_started_has_no_exit_code),
+        cmocka_unit_test(test_fargate_status__absurd_times_are_unknown),
         cmocka_unit_test(test_fargate_status__aws_errors_are_classified),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,6 +166,46 @@ static void test_mock__labels_override_options(void **state)
     berth_exec_destroy(ex);
 }
 
+/* A label value the mock cannot run (a duration that overflows the end
+ * time, a negative one, an exit code beyond int) is ignored: the options
+ * apply, as for any unreadable label. */
+static void test_mock__out_of_range_labels_fall_back_to_options(void **state)
+{
+    static const char *const durations[] = {"9223372036854775807", "-5000",
+                                            NULL};
+    struct fixture *f = *state;
+    struct berth_exec *ex = make(f);
+    struct berth_map labels = BERTH_MAP_INIT;
+    struct berth_launch req;
+    struct berth_execution exe;
+    struct berth_exec_status st = {0};
+    struct berth_err err;
+    char name[64];
+
+    for (int i = 0; durations[i]; i++) {
+        berth_map_set(&labels, "mock.duration_ms", durations[i]);
+        berth_map_set(&labels, "mock.exit_code", "4294967297");
+        launch_req(&req, name, sizeof(name), 20 + i, 1, &labels);
+        assert_int_equal(berth_exec_launch(ex, &req, &exe, &err), 0);
+        st.execution_id = exe.id;
+        assert_int_equal(berth_exec_status(ex, &st, 1, &err), 0);
+        assert_int_equal(st.state, BERTH_EXEC_RUNNING);
+        assert_int_equal(berth_exec_cancel(ex, exe.id, 0, &err), 0);
+        assert_int_equal(berth_exec_status(ex, &st, 1, &err), 0);
+        assert_true(st.cancelled);
+    }
+    f->fc.now += 2000 * 1000;
+    launch_req(&req, name, sizeof(name), 22, 1, &labels);
+    berth_map_set(&labels, "mock.duration_ms", "0");
+    assert_int_equal(berth_exec_launch(ex, &req, &exe, &err), 0);
+    st.execution_id = exe.id;
+    assert_int_equal(berth_exec_status(ex, &st, 1, &err), 0);
+    assert_int_equal(st.state, BERTH_EXEC_EXITED);
+    assert_int_equal(st.exit_code, 0);
+    berth_map_release(&labels);
+    berth_exec_destroy(ex);
+}
+
 static void test_mock__second_instance_adopts_instead_of_launching(void **state)
 {
     struct fixture *f = *state;
@@ -248,6 +288,9 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_mock__labels_override_options,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_mock__out_of_range_labels_fall_back_to_options, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_mock__second_instance_adopts_instead_of_launching, setup,
             teardown),
