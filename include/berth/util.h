@@ -129,6 +129,9 @@ int berth_parse_double(const char *s, double *out);
 /* "K=V" -> key and value (caller frees both). */
 int berth_parse_kv(const char *s, char **key, char **value,
                    struct berth_err *err);
+/* Is s well-formed UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF)? NULL is. What the store keeps as JSON must be. */
+bool berth_utf8_valid(const char *s);
 
 /* ---- time -------------------------------------------------------------- */
 

@@ -107,6 +107,75 @@ static int need_name(const char *what, const char *name, struct berth_err *err)
     return 0;
 }
 
+/* Text the store keeps must be UTF-8: JSON columns (command, env, labels)
+ * could not hold anything else, and a lossy copy would change the job. */
+static int text_ok(const char *what, const char *s, struct berth_err *err)
+{
+    if (berth_utf8_valid(s))
+        return 0;
+    return berth_err_set(err, BERTH_E_INVALID, "%s is not valid UTF-8", what);
+}
+
+static int strv_ok(const char *what, const struct berth_strv *sv,
+                   struct berth_err *err)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        if (!berth_utf8_valid(sv->v[i]))
+            return berth_err_set(err, BERTH_E_INVALID,
+                                 "%s item %zu is not valid UTF-8", what, i + 1);
+    }
+    return 0;
+}
+
+static int map_ok(const char *what, const struct berth_map *m,
+                  struct berth_err *err)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (!berth_utf8_valid(m->kv[i].key))
+            return berth_err_set(err, BERTH_E_INVALID,
+                                 "a %s key is not valid UTF-8", what);
+        if (!berth_utf8_valid(m->kv[i].value))
+            return berth_err_set(err, BERTH_E_INVALID,
+                                 "the %s value of '%s' is not valid UTF-8",
+                                 what, m->kv[i].key);
+    }
+    return 0;
+}
+
+static int job_text_ok(const struct berth_job *j, struct berth_err *err)
+{
+    int rc;
+    if ((rc = text_ok("job name", j->name, err)) != 0 ||
+        (rc = text_ok("template name", j->template_name, err)) != 0 ||
+        (rc = text_ok("image", j->image, err)) != 0 ||
+        (rc = strv_ok("command", &j->command, err)) != 0 ||
+        (rc = text_ok("working_dir", j->working_dir, err)) != 0 ||
+        (rc = map_ok("env", &j->env, err)) != 0 ||
+        (rc = text_ok("network", j->network, err)) != 0 ||
+        (rc = map_ok("label", &j->labels, err)) != 0 ||
+        (rc = text_ok("preferred executor", j->preferred_executor, err)) != 0 ||
+        (rc = text_ok("user", j->user, err)) != 0 ||
+        (rc = strv_ok("user groups", &j->user_groups, err)) != 0)
+        return rc;
+    return 0;
+}
+
+static int template_text_ok(const struct berth_template *t,
+                            struct berth_err *err)
+{
+    int rc;
+    if ((rc = text_ok("template name", t->name, err)) != 0 ||
+        (rc = text_ok("image", t->image, err)) != 0 ||
+        (rc = strv_ok("command", &t->command, err)) != 0 ||
+        (rc = text_ok("working_dir", t->working_dir, err)) != 0 ||
+        (rc = map_ok("env", &t->env, err)) != 0 ||
+        (rc = text_ok("environment", t->environment, err)) != 0 ||
+        (rc = text_ok("network", t->network, err)) != 0 ||
+        (rc = map_ok("label", &t->labels, err)) != 0)
+        return rc;
+    return 0;
+}
+
 int berth_store_meta_get(struct berth_store *st, const char *key, char **out,
                          struct berth_err *err)
 {
@@ -143,6 +212,8 @@ int berth_store_template_put(struct berth_store *st,
                              "template '%s': memory_mb, cpu_cores and "
                              "timeout_seconds must not be negative",
                              t->name);
+    if ((rc = template_text_ok(t, err)) != 0)
+        return rc;
     return st->ops->template_put(st, t, err);
 }
 
@@ -249,6 +320,7 @@ int berth_store_job_submit(struct berth_store *st, const struct berth_job *spec,
                            size_t count, int64_t now, int64_t *first_id,
                            struct berth_err *err)
 {
+    int rc;
     *first_id = 0;
     if (count == 0 || count > SUBMIT_MAX_COUNT)
         return berth_err_set(err, BERTH_E_INVALID,
@@ -273,6 +345,8 @@ int berth_store_job_submit(struct berth_store *st, const struct berth_job *spec,
         (int)spec->retry_strategy > BERTH_RETRY_NONE)
         return berth_err_set(err, BERTH_E_INVALID, "unknown retry strategy %d",
                              (int)spec->retry_strategy);
+    if ((rc = job_text_ok(spec, err)) != 0)
+        return rc;
     return st->ops->job_submit(st, spec, count, now, first_id, err);
 }
 

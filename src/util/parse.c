@@ -125,3 +125,40 @@ int berth_read_file(const char *path, size_t cap, char **out, size_t *len,
     *out = berth_buf_detach(&b);
     return 0;
 }
+
+bool berth_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!s)
+        return true;
+    while (*p) {
+        uint32_t cp;
+        size_t len;
+        if (p[0] < 0x80) {
+            p++;
+            continue;
+        }
+        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+            len = 2;
+            cp = p[0] & 0x1fu;
+        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+            len = 3;
+            cp = p[0] & 0x0fu;
+        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+            len = 4;
+            cp = p[0] & 0x07u;
+        } else {
+            return false; /* a continuation byte, 0xc0/0xc1, or > 0xf4 */
+        }
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false; /* also stops at the terminating NUL */
+            cp = (cp << 6) | (p[i] & 0x3fu);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += len;
+    }
+    return true;
+}

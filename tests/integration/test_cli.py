@@ -268,6 +268,23 @@ def main():
     check(rc == 2 and "invalid duration 'soon'" in err, "bad duration")
     rc, _, err = b.run("submit", "--image", "x", "--executor", "nope")
     check(rc == 2 and "'nope'" in err, "unknown preferred executor")
+    # Bytes that are not UTF-8 (here 0xff, passed through by Python's
+    # surrogateescape) are refused, naming the field, and store nothing:
+    # the store keeps command, env and labels as JSON, which cannot hold
+    # them.
+    before = len(b.json("jobs", "--json", "--limit", "100000"))
+    rc, _, err = b.run("submit", "--image", "x", "--command", "echo \udcff")
+    check(rc == 1 and "command item 2 is not valid UTF-8" in err,
+          "a command argument that is not UTF-8 is refused (%r)" % err)
+    rc, _, err = b.run("submit", "--image", "x", "--env", "K=\udcff")
+    check(rc == 1 and "the env value of 'K' is not valid UTF-8" in err,
+          "an env value that is not UTF-8 is refused (%r)" % err)
+    rc, _, err = b.run("template", "add", "t-bad", "--image", "x",
+                       "--label", "team=\udcff")
+    check(rc == 1 and "the label value of 'team' is not valid UTF-8" in err,
+          "a template label that is not UTF-8 is refused (%r)" % err)
+    check(len(b.json("jobs", "--json", "--limit", "100000")) == before,
+          "refused submissions store no job")
     for cmd in ("submit", "jobs", "job", "logs", "cancel", "retry", "stats",
                 "template", "host", "worker", "explain", "executors",
                 "config"):

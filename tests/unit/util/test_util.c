@@ -7,6 +7,40 @@
 #include "berth/err.h"
 #include "berth/util.h"
 
+static void test_utf8__valid_and_malformed(void **state)
+{
+    static const char *const good[] = {
+        "",
+        "plain ascii",
+        "caf\xc3\xa9",
+        "\xe2\x82\xac 5",
+        "\xf0\x9f\x9a\xa2 ship",
+        "\xef\xbf\xbf",
+        "\xf4\x8f\xbf\xbf",
+    };
+    static const char *const bad[] = {
+        "\xff", /* never in UTF-8 */
+        "a\x80"
+        "b",                /* a lone continuation byte */
+        "\xc0\x80",         /* overlong NUL */
+        "\xc1\xbf",         /* overlong */
+        "\xe0\x80\x80",     /* overlong 3-byte */
+        "\xf0\x80\x80\x80", /* overlong 4-byte */
+        "\xed\xa0\x80",     /* a surrogate, U+D800 */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "\xe2\x82",         /* cut short at the end */
+        "\xe2\x82x",        /* cut short in the middle */
+    };
+    (void)state;
+    assert_true(berth_utf8_valid(NULL));
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(berth_utf8_valid(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (berth_utf8_valid(bad[i]))
+            fail_msg("bad[%zu] was taken for UTF-8", i);
+    }
+}
+
 static void test_buf__cap_refuses_and_keeps_content(void **state)
 {
     struct berth_buf b;
@@ -113,6 +147,7 @@ static void test_err__prefix_keeps_root_cause(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utf8__valid_and_malformed),
         cmocka_unit_test(test_buf__cap_refuses_and_keeps_content),
         cmocka_unit_test(test_map__set_replaces_in_place_and_keeps_order),
         cmocka_unit_test(test_map__from_json_rejects_non_strings),
