@@ -19,9 +19,8 @@ static void test_utf8__valid_and_malformed(void **state)
         "\xf4\x8f\xbf\xbf",
     };
     static const char *const bad[] = {
-        "\xff", /* never in UTF-8 */
-        "a\x80"
-        "b",                /* a lone continuation byte */
+        "\xff",             /* never in UTF-8 */
+        "a\x80z",           /* a lone continuation byte */
         "\xc0\x80",         /* overlong NUL */
         "\xc1\xbf",         /* overlong */
         "\xe0\x80\x80",     /* overlong 3-byte */
