@@ -65,6 +65,8 @@ struct berth_router {
     struct retired *retired;
     size_t n_retired;
     size_t cap_retired;
+    struct rhost **cand; /* host_pick()'s scratch: one slot per host */
+    size_t cap_cand;
     struct bucket *buckets;
     size_t n_buckets;
     size_t instances_created;
@@ -126,6 +128,7 @@ void berth_router_free(struct berth_router *r)
     for (size_t i = 0; i < r->n_retired; i++)
         berth_exec_destroy(r->retired[i].ex);
     free(r->retired);
+    free(r->cand);
     free(r->hosts);
     free(r->buckets);
     free(r);
@@ -484,7 +487,7 @@ static void host_pick(struct berth_router *r, const char *executor,
                       struct pick *p)
 {
     const struct berth_executor_conf *ec;
-    struct rhost *cand[64];
+    struct rhost **cand;
     size_t nc = 0, n_enabled = 0, n_fit = 0;
     char part[256];
 
@@ -499,6 +502,11 @@ static void host_pick(struct berth_router *r, const char *executor,
         snprintf(p->why, sizeof(p->why), "executor '%s' is disabled", executor);
         return;
     }
+    if (r->cap_cand < r->n_hosts) {
+        r->cap_cand = r->n_hosts;
+        r->cand = berth_xrealloc(r->cand, r->cap_cand * sizeof(*r->cand));
+    }
+    cand = r->cand;
     for (size_t i = 0; i < r->n_hosts; i++) {
         struct rhost *h = &r->hosts[i];
         if (strcmp(h->h.executor, executor) != 0 || h->gone || !h->h.enabled)
@@ -530,8 +538,7 @@ static void host_pick(struct berth_router *r, const char *executor,
             why_add(p->why, sizeof(p->why), part);
             continue;
         }
-        if (nc < sizeof(cand) / sizeof(cand[0]))
-            cand[nc++] = h;
+        cand[nc++] = h;
     }
     if (n_enabled == 0) {
         snprintf(p->why, sizeof(p->why), "executor '%s' has no enabled host",

@@ -139,6 +139,37 @@ static void test_router__default_fallback_reason_and_most_free_host(void **s)
     fx_free(f);
 }
 
+/* Every host with room is a candidate, however many the executor has: the
+ * healthy one is found behind 69 roomier unhealthy ones. */
+static void test_router__many_hosts_all_considered(void **s)
+{
+    struct berth_buf y = BERTH_BUF_INIT;
+    struct berth_route_result res;
+    struct berth_job j;
+    struct fx *f;
+    (void)s;
+
+    berth_buf_puts(&y, "default_executor: mock\n"
+                       "executors: {mock: {}}\n"
+                       "hosts:\n");
+    for (int i = 0; i < 69; i++)
+        berth_buf_printf(&y,
+                         "  - {name: h%02d, executor: mock, "
+                         "max_concurrent_jobs: 9, health_failure_rate: 1.0}\n",
+                         i);
+    berth_buf_puts(&y, "  - {name: h99, executor: mock, "
+                       "max_concurrent_jobs: 1}\n");
+    f = fx_new(berth_buf_cstr(&y));
+    job_plain(&j, 1);
+    res = route(f, &j);
+    assert_int_equal(res.outcome, BERTH_ROUTE_PLACED);
+    assert_string_equal(res.host, "h99");
+    assert_int_equal(berth_router_health_calls(f->r), 70);
+    berth_job_release(&j);
+    fx_free(f);
+    berth_buf_release(&y);
+}
+
 static void test_router__weight_breaks_ties(void **s)
 {
     struct fx *f = fx_new("default_executor: mock\n"
@@ -516,6 +547,7 @@ int main(void)
             test_router__default_fallback_reason_and_most_free_host),
         cmocka_unit_test(test_router__weight_breaks_ties),
         cmocka_unit_test(test_router__memory_and_cpu_totals),
+        cmocka_unit_test(test_router__many_hosts_all_considered),
         cmocka_unit_test(test_router__health_cached_for_ttl),
         cmocka_unit_test(test_router__failed_health_cached_shorter_and_skipped),
         cmocka_unit_test(test_router__circuit_breaker_opens_and_recovers),
