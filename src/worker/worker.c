@@ -62,7 +62,6 @@ struct wjob {
     struct berth_job j;
     enum phase ph;
     enum intent intent;
-    bool has_ref; /* holds an instance reference for j.host, from rt */
     bool waiting; /* routed and found no place now (--once holds it) */
     int fallbacks;
     char *excl[MAX_EXCL];
@@ -70,9 +69,10 @@ struct wjob {
     int64_t next_at;
     int64_t kill_at;  /* when the kill was sent; 0 = not sent */
     bool kill_failed; /* the kill call failed: send it again */
+    /* The instance reference held for j.host, and the router it came from
+     * (the current one, or one a reload retired); both NULL when none. */
     struct berth_exec *ex;
-    struct berth_router *rt; /* the router ex came from (one retired by a
-                                reload, or the current one) */
+    struct berth_router *rt;
 };
 
 enum call_kind {
@@ -229,9 +229,8 @@ static void active_add(struct berth_worker *w, struct wjob *wj)
 
 static void put_ref(struct wjob *wj)
 {
-    if (wj->has_ref) {
+    if (wj->rt) {
         berth_router_instance_release(wj->rt, wj->j.host, wj->ex);
-        wj->has_ref = false;
         wj->ex = NULL;
         wj->rt = NULL;
     }
@@ -242,13 +241,11 @@ static int get_ref(struct berth_worker *w, struct wjob *wj,
                    struct berth_err *err)
 {
     int rc;
-    if (wj->has_ref)
+    if (wj->rt)
         return 0;
     rc = berth_router_instance_get(w->router, wj->j.host, &wj->ex, err);
-    if (rc == 0) {
-        wj->has_ref = true;
+    if (rc == 0)
         wj->rt = w->router;
-    }
     return rc;
 }
 
@@ -464,7 +461,7 @@ static void submit_one(struct berth_worker *w, enum call_kind kind,
 static void submit_cleanup(struct berth_worker *w, struct wjob *wj)
 {
     struct call *c;
-    if (!wj->has_ref || !wj->j.execution_id)
+    if (!wj->rt || !wj->j.execution_id)
         return;
     c = berth_xcalloc(1, sizeof(*c));
     c->task.run = call_run;
@@ -474,8 +471,7 @@ static void submit_cleanup(struct berth_worker *w, struct wjob *wj)
     snprintf(c->exec_id, sizeof(c->exec_id), "%s", wj->j.execution_id);
     c->job_id = wj->j.id;
     c->rt = wj->rt;
-    wj->has_ref = false; /* now the call's */
-    wj->ex = NULL;
+    wj->ex = NULL; /* the reference is now the call's */
     wj->rt = NULL;
     dispatch(w, c);
 }
