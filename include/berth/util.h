@@ -129,6 +129,10 @@ int berth_parse_double(const char *s, double *out);
 /* "K=V" -> key and value (caller frees both). */
 int berth_parse_kv(const char *s, char **key, char **value,
                    struct berth_err *err);
+/* Decode one UTF-8 character from p (n bytes available) into *cp: its
+ * length, or 0 when it is malformed (overlong, a surrogate, past U+10FFFF,
+ * cut short). */
+size_t berth_utf8_dec(const char *p, size_t n, uint32_t *cp);
 /* Is s well-formed UTF-8 (no overlong forms, surrogates or code points
  * past U+10FFFF)? NULL is. What the store keeps as JSON must be. */
 bool berth_utf8_valid(const char *s);

@@ -166,7 +166,7 @@ static bool in_chars(uint32_t c, const struct val *chars)
 {
     for (size_t i = 0; i < chars->n;) {
         uint32_t d = 0;
-        size_t k = berth__rule_utf8_dec(chars->u.s + i, chars->n - i, &d);
+        size_t k = berth_utf8_dec(chars->u.s + i, chars->n - i, &d);
         if (k == 0)
             k = 1;
         if (d == c)
@@ -196,7 +196,7 @@ static void do_strip(struct val *s, const struct val *chars, bool left,
     size_t lo = 0, hi = s->n;
     while (left && lo < hi) {
         uint32_t c = 0;
-        size_t k = berth__rule_utf8_dec(s->u.s + lo, hi - lo, &c);
+        size_t k = berth_utf8_dec(s->u.s + lo, hi - lo, &c);
         if (k == 0 || !strip_this(c, chars))
             break;
         lo += k;
@@ -204,7 +204,7 @@ static void do_strip(struct val *s, const struct val *chars, bool left,
     while (right && hi > lo) {
         size_t st = prev_cp(s->u.s, hi);
         uint32_t c = 0;
-        if (st < lo || berth__rule_utf8_dec(s->u.s + st, hi - st, &c) == 0 ||
+        if (st < lo || berth_utf8_dec(s->u.s + st, hi - st, &c) == 0 ||
             !strip_this(c, chars))
             break;
         hi = st;

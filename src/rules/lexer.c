@@ -144,7 +144,7 @@ static struct tok *push_tok(struct lexer *lx, enum tok_kind kind, size_t off,
 static uint32_t cp_at(const struct lexer *lx, size_t off, size_t *n)
 {
     uint32_t cp = 0;
-    *n = berth__rule_utf8_dec(lx->s + off, lx->len - off, &cp);
+    *n = berth_utf8_dec(lx->s + off, lx->len - off, &cp);
     if (*n == 0)
         *n = 1;
     return cp;
@@ -578,7 +578,7 @@ static int check_text(const char *s, size_t len, struct berth_rule_diag *d)
         size_t n;
         if (s[i] == '\0')
             return berth__rule_diag(d, i, 1, "rule contains a NUL byte");
-        n = berth__rule_utf8_dec(s + i, len - i, &cp);
+        n = berth_utf8_dec(s + i, len - i, &cp);
         if (n == 0)
             return berth__rule_diag(d, i, 1, "rule text is not valid UTF-8");
         i += n;

@@ -240,7 +240,7 @@ void berth__rule_repr_str(struct sink *s, const char *p, size_t n)
             }
             continue;
         }
-        k = berth__rule_utf8_dec(p + i, n - i, &cp);
+        k = berth_utf8_dec(p + i, n - i, &cp);
         if (k == 0) {
             /* Not reachable with valid UTF-8; show the byte. */
             snprintf(esc, sizeof(esc), "\\x%02x", c);

@@ -474,11 +474,7 @@ void berth__rule_repr_float(double d, char *buf, size_t cap);
 
 /* ---- UTF-8 --------------------------------------------------------------- */
 
-/*
- * Decode one code point at p (n > 0 bytes available). Returns its length
- * (1-4), or 0 when the bytes are not valid UTF-8. *cp gets the code point.
- */
-size_t berth__rule_utf8_dec(const char *p, size_t n, uint32_t *cp);
+/* Decoding is berth_utf8_dec() (berth/util.h). */
 /* Append the UTF-8 form of cp (<= 0x10FFFF, not a surrogate) to out. */
 size_t berth__rule_utf8_enc(uint32_t cp, char out[4]);
 /* Number of code points in valid UTF-8. */

@@ -126,39 +126,52 @@ int berth_read_file(const char *path, size_t cap, char **out, size_t *len,
     return 0;
 }
 
+size_t berth_utf8_dec(const char *p, size_t n, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    uint32_t c;
+    size_t len;
+
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        c = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        c = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        c = s[0] & 0x07u;
+    } else {
+        return 0; /* a continuation byte, 0xc0/0xc1, or past 0xf4 */
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3fu);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+    if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+        (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+        return 0;
+    *cp = c;
+    return len;
+}
+
 bool berth_utf8_valid(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    if (!s)
-        return true;
-    while (*p) {
+    size_t n = s ? strlen(s) : 0;
+    for (size_t i = 0, k; i < n; i += k) {
         uint32_t cp;
-        size_t len;
-        if (p[0] < 0x80) {
-            p++;
-            continue;
-        }
-        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-            len = 2;
-            cp = p[0] & 0x1fu;
-        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-            len = 3;
-            cp = p[0] & 0x0fu;
-        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-            len = 4;
-            cp = p[0] & 0x07u;
-        } else {
-            return false; /* a continuation byte, 0xc0/0xc1, or > 0xf4 */
-        }
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false; /* also stops at the terminating NUL */
-            cp = (cp << 6) | (p[i] & 0x3fu);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        if ((k = berth_utf8_dec(s + i, n - i, &cp)) == 0)
             return false;
-        p += len;
     }
     return true;
 }
